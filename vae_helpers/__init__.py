@@ -1,0 +1,13 @@
+"""Helpers for the hands-on VAE book: every piece of code a later chapter, test or benchmark reuses.
+
+Modules, in the order data flows through them:
+
+* `config`: quick mode and seeds (importable by all).
+* `data`: MNIST loading (full or the bundled offline subset), binarisation, `tf.data` pipelines.
+* `losses`: the ELBO and its terms. Pure tensor maths: it imports nothing else from the package
+  and takes any model that has `encode`, `reparameterize` and `decode`.
+* `models`: the convolutional VAE. Its `train_step` optimises `losses`, so it sits after it.
+* `notebook`: what the chapters' setup cells share (the one-line environment report, `glue`).
+"""
+
+__version__ = "0.1.0"

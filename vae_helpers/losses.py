@@ -1,0 +1,112 @@
+"""The ELBO and its terms, for a Bernoulli decoder and a diagonal-Gaussian encoder.
+
+Notation (the book's notation page): x is an image, z a latent code, q(z|x) = N(mean, diag(exp(logvar)))
+the encoder, p(z) = N(0, I) the prior, p(x|z) the decoder's Bernoulli likelihood. Everything here is
+per-example maths on tensors; `model` is anything with `encode`, `reparameterize` and `decode`.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+LOG_2PI = float(np.log(2.0 * np.pi))
+KL_ESTIMATORS = ("monte_carlo", "analytic")
+
+
+def log_normal_pdf(sample, mean, logvar, raxis=1):
+    """log N(sample; mean, diag(exp(logvar))), summed over axis `raxis`.
+
+    Args:
+      sample: float tensor of shape (batch, latent_dim).
+      mean, logvar: float tensors broadcastable to `sample` (scalars 0.0 give the prior N(0, I)).
+      raxis: the axis (or axes) summed over.
+    Returns:
+      Tensor of shape (batch,), in nats.
+    """
+    sample = tf.convert_to_tensor(sample)
+    mean = tf.cast(mean, sample.dtype)
+    logvar = tf.cast(logvar, sample.dtype)
+    # (x - m)^2 * exp(-logvar) rather than / exp(logvar): exp(-logvar) stays finite for the
+    # large log-variances an untrained encoder can emit, and the division would not be cheaper.
+    return tf.reduce_sum(
+        -0.5 * ((sample - mean) ** 2 * tf.exp(-logvar) + logvar + LOG_2PI), axis=raxis
+    )
+
+
+def bernoulli_log_likelihood(x, logits):
+    """log p(x|z) for independent Bernoulli pixels with the decoder's logits.
+
+    Sigmoid cross-entropy computed from logits, not from probabilities, so it stays finite even
+    for logits of +-1e4 where sigmoid(logits) rounds to exactly 0 or 1.
+
+    Args:
+      x: float tensor of shape (batch, 28, 28, 1), values in [0, 1].
+      logits: float tensor of the same shape.
+    Returns:
+      Tensor of shape (batch,), in nats (at most 0 for 0/1 pixels).
+    """
+    logits = tf.convert_to_tensor(logits)
+    cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.cast(x, logits.dtype), logits=logits
+    )
+    return -tf.reduce_sum(cross_entropy, axis=[1, 2, 3])
+
+
+def analytic_kl(mean, logvar):
+    """KL(N(mean, diag(exp(logvar))) || N(0, I)) for each example, in closed form.
+
+    Args:
+      mean, logvar: float tensors of shape (batch, latent_dim).
+    Returns:
+      Tensor of shape (batch,), in nats.
+    """
+    mean = tf.convert_to_tensor(mean)
+    logvar = tf.cast(logvar, mean.dtype)
+    return 0.5 * tf.reduce_sum(tf.exp(logvar) + mean**2 - 1.0 - logvar, axis=1)
+
+
+def elbo_terms(model, x, kl="monte_carlo"):
+    """The single-sample ELBO of each example, and its two terms.
+
+    Args:
+      model: has `encode(x) -> (mean, logvar)`, `reparameterize(mean, logvar) -> z`, `decode(z)`.
+      x: float tensor of shape (batch, 28, 28, 1) of 0/1 pixels.
+      kl: "monte_carlo" estimates the KL from the same z as the seed does,
+        log q(z|x) - log p(z); "analytic" uses `analytic_kl`.
+    Returns:
+      Dict of tensors of shape (batch,), in nats:
+        "reconstruction": log p(x|z) at one z ~ q(z|x);
+        "kl": KL(q(z|x) || p(z)), estimated or exact as `kl` says;
+        "elbo": reconstruction - kl.
+    """
+    if kl not in KL_ESTIMATORS:
+        raise ValueError(f"kl must be one of {KL_ESTIMATORS}; got {kl!r}.")
+    mean, logvar = model.encode(x)
+    z = model.reparameterize(mean, logvar)
+    reconstruction = bernoulli_log_likelihood(x, model.decode(z))
+    if kl == "analytic":
+        kl_value = analytic_kl(mean, logvar)
+    else:
+        kl_value = log_normal_pdf(z, mean, logvar) - log_normal_pdf(z, 0.0, 0.0)
+    return {"reconstruction": reconstruction, "kl": kl_value, "elbo": reconstruction - kl_value}
+
+
+def compute_loss(model, x):
+    """The seed's loss: minus the single-sample Monte Carlo ELBO, averaged over the batch.
+
+    -mean(log p(x|z) + log p(z) - log q(z|x)) with z ~ q(z|x) drawn once per example.
+
+    Returns:
+      Scalar tensor, in nats per image.
+    """
+    return -tf.reduce_mean(elbo_terms(model, x)["elbo"])
+
+
+def compute_loss_analytic_kl(model, x):
+    """Minus the ELBO with the KL term in closed form, averaged over the batch.
+
+    Same expectation as `compute_loss`, lower variance: only the reconstruction term is sampled.
+
+    Returns:
+      Scalar tensor, in nats per image.
+    """
+    return -tf.reduce_mean(elbo_terms(model, x, kl="analytic")["elbo"])
