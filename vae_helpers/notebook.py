@@ -1,0 +1,28 @@
+"""What every chapter's setup cell shares: one line about the run, and `glue` for quoted numbers."""
+
+import tensorflow as tf
+
+from vae_helpers import config
+
+
+def setup_line(mnist=None):
+    """One line: TensorFlow and Keras versions, the device, quick or full mode, and the data used."""
+    import keras
+
+    gpus = tf.config.list_physical_devices("GPU")
+    device = f"GPU ({len(gpus)} found)" if gpus else "CPU only (in Colab: Runtime > Change runtime type > GPU)"
+    parts = [f"TensorFlow {tf.__version__}, Keras {keras.__version__}", f"device: {device}", config.mode_name()]
+    if mnist is not None:
+        parts.append(f"data: {mnist.description}")
+    return " | ".join(parts)
+
+
+def glue(name, value, display=False):
+    """Records `value` for the book's prose (`{glue:text}` roles); a no-op where myst-nb is absent
+    (Colab), so the same cell runs everywhere. Returns `value`."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return value
+    myst_glue(name, value, display=display)
+    return value
