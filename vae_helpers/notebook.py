@@ -19,10 +19,9 @@ def setup_line(mnist=None):
 
 def glue(name, value, display=False):
     """Records `value` for the book's prose (`{glue:text}` roles); a no-op where myst-nb is absent
-    (Colab), so the same cell runs everywhere. Returns `value`."""
+    (Colab), so the same cell runs everywhere."""
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
-        return value
+        return
     myst_glue(name, value, display=display)
-    return value
