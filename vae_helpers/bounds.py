@@ -1,0 +1,105 @@
+"""Monte Carlo bounds on log p(x) for any model with a tractable log p(x, z) and a diagonal-Gaussian q.
+
+A model enters as a function `log_joint(z) -> log p(x, z)` for fixed data x: it maps latent samples
+of shape (num_samples, batch, latent_dim) to shape (num_samples, batch). The toy models of chapters
+1-2 and the VAE of later chapters use the same estimators.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vae_helpers import losses
+
+
+def _check_q(mean, logvar):
+    mean = tf.convert_to_tensor(mean)
+    logvar = tf.cast(logvar, mean.dtype)
+    if mean.shape.rank != 2 or mean.shape != logvar.shape:
+        raise ValueError(
+            "mean and logvar must both have shape (batch, latent_dim); "
+            f"got {tuple(mean.shape)} and {tuple(logvar.shape)}."
+        )
+    return mean, logvar
+
+
+def _check_count(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    return int(value)
+
+
+def sample_q(mean, logvar, num_samples, seed=None):
+    """Draws z ~ N(mean, diag(exp(logvar))) by reparameterisation.
+
+    Args:
+      mean, logvar: (batch, latent_dim).
+      seed: int or `keras.random.SeedGenerator`, for repeatable draws.
+    Returns:
+      (num_samples, batch, latent_dim).
+    """
+    mean, logvar = _check_q(mean, logvar)
+    num_samples = _check_count("num_samples", num_samples)
+    eps = keras.random.normal((num_samples, *mean.shape), seed=seed, dtype=mean.dtype)
+    return mean + tf.exp(0.5 * logvar) * eps
+
+
+def log_weights(log_joint, mean, logvar, num_samples, seed=None):
+    """log w = log p(x, z) - log q(z|x) at z ~ q(z|x): the summands of every bound here.
+
+    Returns:
+      (num_samples, batch).
+    """
+    mean, logvar = _check_q(mean, logvar)
+    z = sample_q(mean, logvar, num_samples, seed)
+    log_p = log_joint(z)
+    if log_p.shape != z.shape[:2]:
+        raise ValueError(f"log_joint must map z {tuple(z.shape)} to shape {tuple(z.shape[:2])}; got {tuple(log_p.shape)}.")
+    return log_p - losses.log_normal_pdf(z, mean, logvar, raxis=-1)
+
+
+def elbo(log_joint, mean, logvar, num_samples=1, seed=None):
+    """The ELBO estimated by the mean of `num_samples` log-weights (num_samples=1: the seed's form).
+
+    Returns:
+      (batch,), in nats.
+    """
+    return tf.reduce_mean(log_weights(log_joint, mean, logvar, num_samples, seed), axis=0)
+
+
+def elbo_analytic_kl(log_likelihood, mean, logvar, num_samples=1, seed=None):
+    """The ELBO as E_q[log p(x|z)] (estimated) minus KL(q || N(0, I)) (closed form).
+
+    Args:
+      log_likelihood: z (num_samples, batch, latent_dim) -> log p(x|z) (num_samples, batch).
+    Returns:
+      (batch,), in nats.
+    """
+    mean, logvar = _check_q(mean, logvar)
+    z = sample_q(mean, logvar, num_samples, seed)
+    return tf.reduce_mean(log_likelihood(z), axis=0) - losses.analytic_kl(mean, logvar)
+
+
+def iwae(log_joint, mean, logvar, k, seed=None, chunk_size=None):
+    """The importance-weighted bound IWAE_k = E[log (1/k) sum_i w_i] (Burda et al., 2015), one draw.
+
+    Computed with a running log-sum-exp over chunks of samples, so that large k fits in memory.
+
+    Args:
+      k: positive int, the number of importance samples.
+      chunk_size: samples drawn at once (default: all k).
+    Returns:
+      (batch,), in nats. IWAE_1 is the single-sample ELBO; IWAE_k rises towards log p(x) with k.
+    """
+    mean, logvar = _check_q(mean, logvar)
+    k = _check_count("k", k)
+    chunk_size = k if chunk_size is None else _check_count("chunk_size", chunk_size)
+    if not isinstance(seed, keras.random.SeedGenerator):
+        seed = keras.random.SeedGenerator(seed)  # chunks must draw different samples
+    total = None
+    for start in range(0, k, chunk_size):
+        chunk = tf.reduce_logsumexp(log_weights(log_joint, mean, logvar, min(chunk_size, k - start), seed), axis=0)
+        total = chunk if total is None else tf.reduce_logsumexp(tf.stack([total, chunk]), axis=0)
+    return total - math.log(k)
