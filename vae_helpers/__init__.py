@@ -7,6 +7,8 @@ Modules, in the order data flows through them:
 * `losses`: the ELBO and its terms. Pure tensor maths: it imports nothing else from the package
   and takes any model that has `encode`, `reparameterize` and `decode`.
 * `models`: the convolutional VAE. Its `train_step` optimises `losses`, so it sits after it.
+* `bounds`: Monte Carlo ELBO and IWAE estimators for any model with a tractable log p(x, z).
+* `toy`: models whose log p(x) is exact (closed form or quadrature), the referees of chapters 1-2.
 * `notebook`: what the chapters' setup cells share (the one-line environment report, `glue`).
 """
 
