@@ -108,3 +108,19 @@ def test_one_quick_epoch_saves_and_reloads_identically(bundled, tmp_path):
     z = np.ones((3, 4), np.float32)
     np.testing.assert_array_equal(model.decode(z).numpy(), restored.decode(z).numpy())
     assert int(restored.optimizer.iterations) == int(model.optimizer.iterations) == 8
+
+
+@pytest.mark.parametrize("beta", [-1.0, float("nan"), float("inf"), "1", True, None])
+def test_bad_beta_is_refused(beta):
+    with pytest.raises(ValueError, match="beta must be"):
+        models.CVAE(2, beta=beta)
+
+
+def test_the_loss_weights_the_kl_by_beta_and_the_elbo_metric_does_not(bundled):
+    x = data.binarize_static(bundled.test_images[:64])
+    model = models.CVAE(2, seed=0, beta=4.0)
+    model.compile(optimizer="adam")
+    logs = model.evaluate(x, batch_size=64, return_dict=True, verbose=0)
+    assert logs["loss"] == pytest.approx(logs["reconstruction_loss"] + 4.0 * logs["kl_loss"], rel=1e-5)
+    assert logs["elbo"] == pytest.approx(-(logs["reconstruction_loss"] + logs["kl_loss"]), rel=1e-5)
+    assert keras.models.clone_model(model).beta == 4.0

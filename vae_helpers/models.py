@@ -18,6 +18,14 @@ def _check_latent_dim(latent_dim):
     return int(latent_dim)
 
 
+def _check_beta(beta):
+    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.integer, np.floating)) or not beta >= 0:
+        raise ValueError(f"beta must be a non-negative number (1.0 is the ELBO); got {beta!r}.")
+    if not np.isfinite(beta):
+        raise ValueError(f"beta must be finite; got {beta!r}.")
+    return float(beta)
+
+
 def make_encoder(latent_dim):
     """x (batch, 28, 28, 1) -> concatenated [mean, logvar] (batch, 2 * latent_dim)."""
     return keras.Sequential(
@@ -56,13 +64,17 @@ class CVAE(keras.Model):
     Args:
       latent_dim: positive int, the size of z.
       seed: seeds the noise of `reparameterize` and `sample` (None: from Keras' global seed).
+      beta: the weight of the KL term in the training loss, -(reconstruction - beta * KL).
+        1.0 (the default) trains on the ELBO itself; the "elbo" metric is always the true ELBO.
     """
 
-    def __init__(self, latent_dim, seed=None, **kwargs):
+    def __init__(self, latent_dim, seed=None, beta=1.0, **kwargs):
         latent_dim = _check_latent_dim(latent_dim)
+        beta = _check_beta(beta)
         super().__init__(**kwargs)
         self.latent_dim = latent_dim
         self.seed = seed
+        self.beta = beta
         self.encoder = make_encoder(latent_dim)
         self.decoder = make_decoder(latent_dim)
         self.noise = keras.random.SeedGenerator(seed)
@@ -122,7 +134,7 @@ class CVAE(keras.Model):
         x = _images_of(data)
         with tf.GradientTape() as tape:
             terms = losses.elbo_terms(self, x)
-            loss = -tf.reduce_mean(terms["elbo"])
+            loss = tf.reduce_mean(self._objective(terms))
         gradients = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
         return self._record(terms)
@@ -130,10 +142,14 @@ class CVAE(keras.Model):
     def test_step(self, data):
         return self._record(losses.elbo_terms(self, _images_of(data)))
 
+    def _objective(self, terms):
+        """Minus the beta-weighted ELBO, shape (batch,); with beta = 1 it is exactly -terms["elbo"]."""
+        return -(terms["reconstruction"] - self.beta * terms["kl"])
+
     def _record(self, terms):
-        # Per-example updates, so that an epoch's "loss" is minus its "elbo" exactly, whatever
-        # the size of the last batch.
-        self.trackers["loss"].update_state(-terms["elbo"])
+        # Per-example updates, so that an epoch's "loss" (minus the ELBO when beta = 1) is exact
+        # whatever the size of the last batch.
+        self.trackers["loss"].update_state(self._objective(terms))
         self.trackers["elbo"].update_state(terms["elbo"])
         self.trackers["reconstruction_loss"].update_state(-terms["reconstruction"])
         self.trackers["kl_loss"].update_state(terms["kl"])
@@ -152,7 +168,7 @@ class CVAE(keras.Model):
 
     def get_config(self):
         config = super().get_config()
-        config.update(latent_dim=self.latent_dim, seed=self.seed)
+        config.update(latent_dim=self.latent_dim, seed=self.seed, beta=self.beta)
         return config
 
 
