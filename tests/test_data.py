@@ -210,3 +210,21 @@ def test_shuffled_dataset_holds_the_same_images(bundled):
 def test_make_dataset_rejects_bad_settings(bundled, kwargs, message):
     with pytest.raises(ValueError, match=message):
         data.make_dataset(bundled.test_images[:4], **kwargs)
+
+
+def test_binarize_once_is_fixed_and_follows_the_intensities(bundled):
+    images = bundled.test_images[:200]
+    np.testing.assert_array_equal(data.binarize_once(images, "static"), data.binarize_static(images))
+    first, again = data.binarize_once(images, "dynamic"), data.binarize_once(images, "dynamic")
+    np.testing.assert_array_equal(first, again)
+    assert set(np.unique(first)) <= {0.0, 1.0}
+    # Grey pixels are sometimes on, sometimes off, at about their intensity.
+    grey = (images > 0.3) & (images < 0.7)
+    assert grey.sum() > 1000
+    assert abs(first[grey].mean() - images[grey].mean()) < 0.03
+    assert not np.array_equal(first, data.binarize_once(images, "dynamic", seed=7))
+
+
+def test_binarize_once_refuses_none():
+    with pytest.raises(ValueError, match="'static' or 'dynamic'"):
+        data.binarize_once(np.zeros((2, 28, 28, 1), np.float32), "none")

@@ -269,3 +269,21 @@ def make_dataset(images, batch_size=32, binarization="static", shuffle=True, see
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         dataset = tf.data.Dataset.zip(dataset, seeds).map(binarize_dynamic)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def binarize_once(images, binarization="static", seed=config.SEED):
+    """A fixed 0/1 copy of `images`, for a test set that every evaluation scores identically.
+
+    Args:
+      images: see `to_unit_images`.
+      binarization: "static" thresholds at 0.5; "dynamic" draws each pixel once from a Bernoulli
+        with its intensity as probability (seeded, so every run gets the same draw), the usual test
+        set for models trained with dynamic binarisation.
+    Returns:
+      float32 array of shape (N, 28, 28, 1) holding 0.0 and 1.0.
+    """
+    if binarization == "static":
+        return binarize_static(images)
+    if binarization == "dynamic":
+        return np.asarray(binarize_dynamic(to_unit_images(images), seed=[int(seed), 0]))
+    raise ValueError(f"binarization must be 'static' or 'dynamic' for a fixed test set; got {binarization!r}.")

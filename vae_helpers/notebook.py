@@ -17,6 +17,14 @@ def setup_line(mnist=None):
     return " | ".join(parts)
 
 
+def fit_verbosity():
+    """Keras' progress bar (1) where someone watches (Colab), one line per epoch (2) elsewhere:
+    in the rendered book a bar's hundreds of redraws would be noise."""
+    import sys
+
+    return 1 if "google.colab" in sys.modules else 2
+
+
 def glue(name, value, display=False):
     """Records `value` for the book's prose (`{glue:text}` roles); a no-op where myst-nb is absent
     (Colab), so the same cell runs everywhere."""

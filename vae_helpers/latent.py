@@ -1,0 +1,74 @@
+"""Walking the latent space of a trained model: quantile grids, interpolation, encoding a test set."""
+
+import numpy as np
+from scipy import stats
+
+INTERPOLATIONS = ("linear", "spherical")
+
+
+def quantile_grid(num_per_axis=20, low=0.05, high=0.95):
+    """z points whose coordinates are evenly spaced *quantiles* of N(0, 1), as in Kingma & Welling.
+
+    Equal steps in probability, not in z: the grid covers where the prior puts its mass, and each
+    cell holds the same prior probability.
+
+    Returns:
+      float32 array of shape (num_per_axis**2, 2); row r * num_per_axis + c has z_1 from column c
+      and z_2 from row r, with z_2 decreasing down the rows (so a picture has z_2 pointing up).
+    """
+    if isinstance(num_per_axis, bool) or not isinstance(num_per_axis, (int, np.integer)) or num_per_axis < 2:
+        raise ValueError(f"num_per_axis must be an integer of at least 2; got {num_per_axis!r}.")
+    if not 0.0 < low < high < 1.0:
+        raise ValueError(f"need 0 < low < high < 1 (they are probabilities); got low={low!r}, high={high!r}.")
+    values = stats.norm.ppf(np.linspace(low, high, num_per_axis))
+    z1, z2 = np.meshgrid(values, values[::-1])
+    return np.stack([z1.ravel(), z2.ravel()], axis=1).astype(np.float32)
+
+
+def interpolate(z_start, z_end, num_steps=10, method="linear"):
+    """Points from `z_start` to `z_end`, both included.
+
+    Args:
+      z_start, z_end: arrays of shape (latent_dim,).
+      method: "linear" (straight line) or "spherical" (slerp: along the great circle, with the
+        norm interpolated too). In high dimensions prior draws have norm close to sqrt(latent_dim);
+        the midpoint of a straight line between two of them is shorter, a region the prior (and
+        so the decoder) rarely saw. Spherical interpolation keeps the norm typical.
+    Returns:
+      float32 array of shape (num_steps, latent_dim).
+    """
+    z_start, z_end = np.asarray(z_start, np.float64), np.asarray(z_end, np.float64)
+    if z_start.ndim != 1 or z_start.shape != z_end.shape:
+        raise ValueError(
+            f"z_start and z_end must be vectors of one shape (latent_dim,); got {z_start.shape} and {z_end.shape}."
+        )
+    if method not in INTERPOLATIONS:
+        raise ValueError(f"method must be one of {INTERPOLATIONS}; got {method!r}.")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 2:
+        raise ValueError(f"num_steps must be an integer of at least 2; got {num_steps!r}.")
+    t = np.linspace(0.0, 1.0, num_steps)[:, None]
+    if method == "linear":
+        return ((1 - t) * z_start + t * z_end).astype(np.float32)
+    norm_start, norm_end = np.linalg.norm(z_start), np.linalg.norm(z_end)
+    if norm_start == 0 or norm_end == 0:
+        raise ValueError("spherical interpolation needs two non-zero vectors; use method='linear'.")
+    unit_start, unit_end = z_start / norm_start, z_end / norm_end
+    angle = np.arccos(np.clip(unit_start @ unit_end, -1.0, 1.0))
+    if angle < 1e-6:  # the same direction: slerp's formula divides by sin(angle)
+        direction = (1 - t) * unit_start + t * unit_end
+    else:
+        direction = (np.sin((1 - t) * angle) * unit_start + np.sin(t * angle) * unit_end) / np.sin(angle)
+    return (direction * ((1 - t) * norm_start + t * norm_end)).astype(np.float32)
+
+
+def encode_means(model, images, batch_size=256):
+    """The mean of q(z|x) for each image, batched so a whole test set fits in memory.
+
+    Args:
+      model: a `CVAE`.
+      images: float32 (N, 28, 28, 1) 0/1 images.
+    Returns:
+      float32 array of shape (N, latent_dim).
+    """
+    means = [model.encode(images[i : i + batch_size])[0].numpy() for i in range(0, len(images), batch_size)]
+    return np.concatenate(means, axis=0)

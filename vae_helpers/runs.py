@@ -1,0 +1,95 @@
+"""The book's trained models, defined once: chapters 5-8 train or load them through `book_model`.
+
+A run is named by everything that defines it (latent size, beta, binarisation, data, quick or full
+mode), and its checkpoint lives under that name. So chapter 6 finds the model chapter 5 trained, a
+chapter run on its own trains the model it needs instead of failing, and a quick-mode checkpoint is
+never mistaken for a full-mode one.
+"""
+
+import os
+
+from vae_helpers import config, data, models, training
+
+BATCH_SIZE = 32
+"""The TF tutorial's batch size, used for every run in the book."""
+
+LEARNING_RATE = 1e-3
+"""Adam's default step size (the keras-io VAE example's). The TF tutorial's 1e-4 suits its 18,750 steps
+over full MNIST; over the bundled subset's 5,000 steps it leaves the 2-D model far from converged."""
+
+FULL_EPOCHS = {"keras": 10, "bundled": 40}
+"""Full-mode epochs by data source: the TF tutorial's 10 passes over 60,000 digits, or 40 over the
+4,000-digit bundled subset (fewer images per pass, so more passes; about 5,000 Adam steps)."""
+
+QUICK_TRAIN_IMAGES = 1024
+QUICK_TEST_IMAGES = 256
+
+
+def checkpoint_dir():
+    """Where runs are saved: $VAE_CHECKPOINT_DIR, else `checkpoints/` in the working directory."""
+    return os.environ.get("VAE_CHECKPOINT_DIR", "checkpoints")
+
+
+def source_tag(mnist):
+    """A short name for the data: "mnist" (full), "bundled", or the .npz file's stem."""
+    if mnist.source == "keras":
+        return "mnist"
+    if mnist.source == "bundled":
+        return "bundled"
+    return "npz-" + os.path.splitext(os.path.basename(mnist.source))[0]
+
+
+def epochs_for(mnist):
+    """Epochs of a book run on `mnist`: `FULL_EPOCHS` in full mode, 1 in quick mode."""
+    full = FULL_EPOCHS["keras"] if mnist.source == "keras" else FULL_EPOCHS["bundled"]
+    return config.pick(full=full, quick=1)
+
+
+def train_images(mnist):
+    """The training images of a book run: all of them, or the first 1,024 in quick mode."""
+    return mnist.train_images[: config.pick(full=len(mnist.train_images), quick=QUICK_TRAIN_IMAGES)]
+
+
+def test_images(mnist, binarization="dynamic"):
+    """The fixed 0/1 test set every book run is scored on, (N, 28, 28, 1) float32 (256 in quick mode)."""
+    count = config.pick(full=len(mnist.test_images), quick=QUICK_TEST_IMAGES)
+    return data.binarize_once(mnist.test_images[:count], binarization)
+
+
+def run_name(mnist, latent_dim, beta=1.0, binarization="dynamic"):
+    """The checkpoint file name of a book run, e.g. "cvae-latent2-beta1-dynamic-bundled-full.keras"."""
+    mode = "quick" if config.is_quick() else "full"
+    return f"cvae-latent{latent_dim}-beta{beta:g}-{binarization}-{source_tag(mnist)}-{mode}.keras"
+
+
+def book_model(mnist, latent_dim, *, beta=1.0, binarization="dynamic", on_epoch_end=None, verbose="auto"):
+    """Trains one of the book's models, resuming or loading its checkpoint when there is one.
+
+    Args:
+      mnist: a `vae_helpers.data.MNIST`.
+      latent_dim: size of z (2 for the pictures of chapter 6, 16 for the results).
+      beta: weight of the KL term in the training loss (1.0: the ELBO).
+      binarization: "dynamic" (the book's default: a fresh draw of every pixel each epoch) or
+        "static" (the TF tutorial's threshold at 0.5); the test set is binarised the same way, once.
+      on_epoch_end, verbose: as in `vae_helpers.training.train`.
+    Returns:
+      A `vae_helpers.training.TrainingRun`; `run.history["val_elbo"]` is the test ELBO per epoch.
+    """
+    if binarization not in ("static", "dynamic"):
+        raise ValueError(f"binarization must be 'static' or 'dynamic'; got {binarization!r}.")
+    train_data = data.make_dataset(
+        train_images(mnist), batch_size=BATCH_SIZE, binarization=binarization, shuffle=True, seed=config.SEED
+    )
+    test_data = data.make_dataset(
+        test_images(mnist, binarization), batch_size=BATCH_SIZE, binarization="none", shuffle=False
+    )
+    return training.train(
+        models.CVAE(latent_dim, seed=config.SEED, beta=beta),
+        train_data,
+        test_data,
+        epochs_for(mnist),
+        learning_rate=LEARNING_RATE,
+        checkpoint=os.path.join(checkpoint_dir(), run_name(mnist, latent_dim, beta, binarization)),
+        on_epoch_end=on_epoch_end,
+        verbose=verbose,
+    )
