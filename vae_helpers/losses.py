@@ -59,9 +59,20 @@ def analytic_kl(mean, logvar):
     Returns:
       Tensor of shape (batch,), in nats.
     """
+    return tf.reduce_sum(analytic_kl_per_dimension(mean, logvar), axis=1)
+
+
+def analytic_kl_per_dimension(mean, logvar):
+    """KL(N(mean_j, exp(logvar_j)) || N(0, 1)) of each latent dimension j: `analytic_kl` before the sum.
+
+    Args:
+      mean, logvar: float tensors of shape (batch, latent_dim).
+    Returns:
+      Tensor of shape (batch, latent_dim), in nats.
+    """
     mean = tf.convert_to_tensor(mean)
     logvar = tf.cast(logvar, mean.dtype)
-    return 0.5 * tf.reduce_sum(tf.exp(logvar) + mean**2 - 1.0 - logvar, axis=1)
+    return 0.5 * (tf.exp(logvar) + mean**2 - 1.0 - logvar)
 
 
 def elbo_terms(model, x, kl="monte_carlo"):

@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from vae_helpers import data, evaluation, models, training
+
+
+@pytest.fixture(scope="module")
+def trained_2d(bundled):
+    """A 2-D model after 2 quick epochs: a posterior narrow enough that the bound's k matters."""
+    train = data.make_dataset(bundled.train_images[:1024], batch_size=32)
+    test = data.make_dataset(bundled.test_images[:64], shuffle=False)
+    return training.train(models.CVAE(2, seed=0), train, test, epochs=2, learning_rate=1e-3, verbose=0).model
+
+
+@pytest.fixture(scope="module")
+def test_x(bundled):
+    return data.binarize_once(bundled.test_images[:6], "static")
+
+
+def test_log_joint_matches_an_independent_computation(trained_2d, test_x):
+    z = np.random.default_rng(0).normal(size=(3, 2, 2)).astype(np.float32)
+    x = test_x[:2]
+    got = np.asarray(evaluation.log_joint_of(trained_2d, x)(z))
+    expected = np.zeros((3, 2))
+    for s in range(3):
+        for b in range(2):
+            logits = np.asarray(trained_2d.decode(z[s, b][None]), np.float64)[0]
+            log_likelihood = np.sum(x[b] * special.log_expit(logits) + (1 - x[b]) * special.log_expit(-logits))
+            expected[s, b] = log_likelihood + stats.norm.logpdf(z[s, b]).sum()
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+
+
+def test_grid_quadrature_has_converged(trained_2d, test_x):
+    coarse = evaluation.grid_log_marginal(trained_2d, test_x[:1], num_per_axis=81)
+    fine = evaluation.grid_log_marginal(trained_2d, test_x[:1], num_per_axis=161)
+    np.testing.assert_allclose(coarse, fine, atol=1e-3)
+
+
+def test_iwae_rises_with_k(trained_2d, bundled):
+    x = data.binarize_once(bundled.test_images[:256], "static")
+    means = [evaluation.iwae(trained_2d, x, k).mean() for k in (1, 10, 100)]
+    assert means[0] < means[1] < means[2]
+
+
+def test_iwae_approaches_the_exact_log_marginal_from_below(trained_2d, test_x):
+    exact = evaluation.grid_log_marginal(trained_2d, test_x[:4], num_per_axis=81)
+    large_k = evaluation.iwae(trained_2d, test_x[:4], 2000)
+    # Two methods that share no code: importance sampling never exceeds quadrature (beyond its
+    # noise), and agrees with it where q covers the posterior, which it does for most images.
+    assert np.all(large_k <= exact + 0.25)
+    assert np.median(np.abs(large_k - exact)) < 0.5
+
+
+def test_iwae_repeats_with_its_seed_and_is_batched_consistently(trained_2d, test_x):
+    one = evaluation.iwae(trained_2d, test_x, 5, batch_size=6, seed=3)
+    np.testing.assert_array_equal(one, evaluation.iwae(trained_2d, test_x, 5, batch_size=6, seed=3))
+    assert not np.array_equal(one, evaluation.iwae(trained_2d, test_x, 5, batch_size=6, seed=4))
+    # A different batching draws different samples but estimates the same thing (4 standard errors).
+    small = np.array([evaluation.iwae(trained_2d, test_x, 5, batch_size=2, seed=s) for s in range(30)])
+    whole = np.array([evaluation.iwae(trained_2d, test_x, 5, batch_size=6, seed=s) for s in range(30)])
+    error = np.sqrt(small.var(axis=0, ddof=1) / 30 + whole.var(axis=0, ddof=1) / 30)
+    assert np.all(np.abs(small.mean(axis=0) - whole.mean(axis=0)) < 4 * error)
+
+
+def test_iwae_stays_finite_for_extreme_logits(test_x):
+    model = models.CVAE(2, seed=0)
+    kernel, bias = model.decoder.layers[-1].get_weights()
+    model.decoder.layers[-1].set_weights([kernel * 1e4, bias + 1e4])
+    scores = evaluation.iwae(model, test_x, 50)
+    assert np.all(np.isfinite(scores)) and np.all(scores < -1e4)
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5, True])
+def test_iwae_rejects_bad_k(trained_2d, test_x, k):
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        evaluation.iwae(trained_2d, test_x, k)
+
+
+def test_bounds_reject_grey_images_and_wrong_shapes(trained_2d, bundled, test_x):
+    with pytest.raises(ValueError, match="binarize_once"):
+        evaluation.iwae(trained_2d, bundled.test_images[:4], 1)
+    with pytest.raises(ValueError, match=r"\(N, 28, 28, 1\)"):
+        evaluation.iwae(trained_2d, test_x.reshape(-1, 784), 1)
+    with pytest.raises(ValueError, match="latent_dim = 2"):
+        evaluation.grid_log_marginal(models.CVAE(16), test_x)
+
+
+def test_kl_per_dimension_sums_to_the_kl_and_matches_the_closed_form(trained_2d, test_x):
+    per_dimension = evaluation.kl_per_dimension(trained_2d, test_x, batch_size=4)
+    mean, logvar = (np.asarray(t, np.float64) for t in trained_2d.encode(test_x))
+    # KL(N(m, s^2) || N(0, 1)) = log(1/s) + (s^2 + m^2) / 2 - 1/2, per dimension.
+    sigma = np.exp(logvar / 2)
+    expected = (np.log(1 / sigma) + (sigma**2 + mean**2) / 2 - 0.5).mean(axis=0)
+    np.testing.assert_allclose(per_dimension, expected, rtol=1e-5)
+
+
+def test_a_dimension_the_encoder_ignores_is_not_active(bundled):
+    model = models.CVAE(4, seed=0)
+    images = data.binarize_once(bundled.test_images[:200], "static")
+    assert evaluation.active_units(model, images, threshold=1e-6) == 4
+    kernel, bias = model.encoder.layers[-1].get_weights()
+    kernel[:, 1] = 0.0  # the mean of z_2 no longer depends on x
+    model.encoder.layers[-1].set_weights([kernel, bias])
+    variances = evaluation.posterior_mean_variance(model, images, batch_size=64)
+    assert variances[1] == 0.0
+    np.testing.assert_allclose(variances, np.var(np.asarray(model.encode(images)[0], np.float64), axis=0), rtol=1e-5)
+    assert evaluation.active_units(model, images, threshold=1e-6) == 3
+
+
+def test_summarize_gives_the_mean_and_its_standard_error():
+    mean, error = evaluation.summarize([1.0, 2.0, 3.0, 4.0])
+    assert mean == 2.5 and error == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2)

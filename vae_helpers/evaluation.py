@@ -1,0 +1,148 @@
+"""Scoring a trained `CVAE` the way papers do: bounds on log p(x) in nats per image, and what the
+latent dimensions are used for.
+
+`iwae` here is chapter 2's estimator (`vae_helpers.bounds.iwae`) given the CVAE's log p(x, z);
+there is one implementation of the bound in the book.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vae_helpers import bounds, config, data, losses
+
+ACTIVE_UNIT_THRESHOLD = 1e-2
+"""Burda et al. (2015): a latent unit is active if the variance over x of its posterior mean exceeds this."""
+
+DECODES_PER_CALL = 20_000
+"""Images decoded at once when a bound needs many samples: k * batch capped so memory stays small."""
+
+
+def log_joint_of(model, x):
+    """The function z -> log p(x, z) = log p(x|z) + log p(z) for fixed images x.
+
+    Args:
+      model: a `CVAE`.
+      x: float32 (batch, 28, 28, 1), 0/1 pixels.
+    Returns:
+      A function mapping z (num_samples, batch, latent_dim) to (num_samples, batch), in nats, as
+      `vae_helpers.bounds` expects.
+    """
+    x = tf.convert_to_tensor(x, tf.float32)
+
+    def log_joint(z):
+        num_samples, batch = tf.shape(z)[0], tf.shape(z)[1]
+        logits = model.decode(tf.reshape(z, (-1, model.latent_dim)))  # (num_samples * batch, 28, 28, 1)
+        # Row s * batch + b of the flattened z belongs to image b, so x repeats num_samples times.
+        log_likelihood = losses.bernoulli_log_likelihood(tf.tile(x, [num_samples, 1, 1, 1]), logits)
+        return tf.reshape(log_likelihood, (num_samples, batch)) + losses.log_normal_pdf(z, 0.0, 0.0, raxis=-1)
+
+    return log_joint
+
+
+def iwae(model, images, k, batch_size=100, seed=config.SEED):
+    """IWAE_k of each image, a lower bound on log p(x) that tightens as k grows (Burda et al., 2015).
+
+    Args:
+      model: a `CVAE`.
+      images: (N, 28, 28, 1) 0/1 images (see `vae_helpers.data.binarize_once`).
+      k: positive int, importance samples per image; k = 1 is the single-sample ELBO.
+      batch_size: images encoded at once; samples are drawn in chunks of at most
+        `DECODES_PER_CALL // batch_size`, so k = 5,000 needs no more memory than k = 100.
+      seed: seeds the samples, so a score repeats exactly.
+    Returns:
+      float64 array of shape (N,), nats.
+    """
+    images = _check_images(images)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    generator = keras.random.SeedGenerator(seed)
+    chunk_size = max(1, DECODES_PER_CALL // int(batch_size))
+    scores = []
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size]
+        mean, logvar = model.encode(x)
+        scores.append(bounds.iwae(log_joint_of(model, x), mean, logvar, k, seed=generator, chunk_size=chunk_size))
+    return np.concatenate([np.asarray(score, np.float64) for score in scores])
+
+
+def summarize(scores):
+    """Mean and standard error of per-image scores: (mean, standard error), floats."""
+    scores = np.asarray(scores, np.float64)
+    return float(scores.mean()), float(scores.std(ddof=1) / math.sqrt(len(scores)))
+
+
+def grid_log_marginal(model, images, num_per_axis=201, limit=6.0):
+    """log p(x) of a model with a 2-dimensional latent space, by quadrature on a grid.
+
+    The integral of p(x|z) p(z) over the square [-limit, limit]^2 by the midpoint rule, with a
+    log-sum-exp over the grid's cells. The prior puts mass 1 - 4e-9 in the square for limit = 6;
+    the posterior of a trained model is far narrower than a cell only if the grid is too coarse,
+    so compare two grid sizes before trusting the number (chapter 7 does).
+
+    Args:
+      model: a `CVAE` with latent_dim = 2.
+      images: (N, 28, 28, 1) 0/1 images.
+    Returns:
+      float64 array of shape (N,), nats.
+    """
+    if model.latent_dim != 2:
+        raise ValueError(f"grid quadrature needs latent_dim = 2 (a grid grows exponentially); got {model.latent_dim}. Use iwae.")
+    images = _check_images(images)
+    edges = np.linspace(-limit, limit, num_per_axis + 1)
+    centres = (edges[:-1] + edges[1:]) / 2
+    z = np.stack(np.meshgrid(centres, centres), axis=-1).reshape(-1, 2).astype(np.float32)
+    log_cell = 2 * math.log(edges[1] - edges[0])
+    log_prior = np.asarray(losses.log_normal_pdf(z, 0.0, 0.0), np.float64)  # (cells,)
+    results = []
+    for image in images:
+        log_likelihood = np.concatenate([
+            np.asarray(losses.bernoulli_log_likelihood(
+                np.broadcast_to(image, (len(chunk), 28, 28, 1)), model.decode(chunk)), np.float64)
+            for chunk in np.array_split(z, max(1, len(z) // DECODES_PER_CALL + 1))
+        ])
+        terms = log_likelihood + log_prior + log_cell
+        peak = terms.max()
+        results.append(peak + math.log(np.exp(terms - peak).sum()))
+    return np.array(results)
+
+
+def kl_per_dimension(model, images, batch_size=500):
+    """The analytic KL(q(z_j|x) || N(0, 1)) of each latent dimension j, averaged over images.
+
+    Returns:
+      float64 array of shape (latent_dim,), nats; they sum to the mean analytic KL.
+    """
+    images = _check_images(images)
+    totals = np.zeros(model.latent_dim)
+    for start in range(0, len(images), batch_size):
+        mean, logvar = model.encode(images[start : start + batch_size])
+        totals += np.asarray(tf.reduce_sum(losses.analytic_kl_per_dimension(mean, logvar), axis=0), np.float64)
+    return totals / len(images)
+
+
+def posterior_mean_variance(model, images, batch_size=500):
+    """The variance over images of each dimension's posterior mean, Cov_x(E_q[z_j]) (Burda et al.'s
+    activity statistic). Returns float64 (latent_dim,)."""
+    images = _check_images(images)
+    means = np.concatenate([np.asarray(model.encode(images[s : s + batch_size])[0], np.float64)
+                            for s in range(0, len(images), batch_size)])
+    return means.var(axis=0)
+
+
+def active_units(model, images, threshold=ACTIVE_UNIT_THRESHOLD):
+    """How many latent dimensions the encoder uses: those whose posterior mean varies with x by more
+    than `threshold` (variance over the images). Returns an int."""
+    return int(np.sum(posterior_mean_variance(model, images) > threshold))
+
+
+def _check_images(images):
+    images = data.to_unit_images(images)
+    if not np.all((images == 0.0) | (images == 1.0)):
+        raise ValueError(
+            "log p(x) of the Bernoulli decoder is defined for 0/1 images; these have grey levels. "
+            "Binarise them first with vae_helpers.data.binarize_once(images, 'static' or 'dynamic')."
+        )
+    return images
