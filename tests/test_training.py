@@ -186,3 +186,12 @@ def test_a_corrupt_checkpoint_names_the_file_and_the_fix(small, tmp_path):
     path.write_bytes(os.urandom(2000))
     with pytest.raises(training.CheckpointMismatchError, match="delete it"):
         training.train(models.CVAE(2), *small, epochs=1, checkpoint=path)
+
+
+def test_steps_per_execution_keeps_an_epoch_one_pass_over_the_data(bundled):
+    train = data.make_dataset(bundled.train_images[:320], batch_size=32)  # 10 batches
+    test = data.make_dataset(bundled.test_images[:32], shuffle=False)
+    for steps, expected_per_execution in ((4, 2), (5, 5), (32, 10)):
+        run = training.train(models.CVAE(2, seed=0), train, test, epochs=2, steps_per_execution=steps, verbose=0)
+        assert int(run.model.optimizer.iterations.numpy()) == 20
+        assert run.model.steps_per_execution == expected_per_execution

@@ -21,6 +21,10 @@ FULL_EPOCHS = {"keras": 10, "bundled": 40}
 """Full-mode epochs by data source: the TF tutorial's 10 passes over 60,000 digits, or 40 over the
 4,000-digit bundled subset (fewer images per pass, so more passes; about 5,000 Adam steps)."""
 
+STEPS_PER_EXECUTION = 32
+"""Training steps per call into the compiled graph: fewer round trips between Python and TensorFlow
+(measured by benchmarks/train_speed.py; rounded down to 25 for 125 batches per epoch)."""
+
 QUICK_TRAIN_IMAGES = 1024
 QUICK_TEST_IMAGES = 256
 
@@ -89,6 +93,7 @@ def book_model(mnist, latent_dim, *, beta=1.0, binarization="dynamic", on_epoch_
         test_data,
         epochs_for(mnist),
         learning_rate=LEARNING_RATE,
+        steps_per_execution=STEPS_PER_EXECUTION,
         checkpoint=os.path.join(checkpoint_dir(), run_name(mnist, latent_dim, beta, binarization)),
         on_epoch_end=on_epoch_end,
         verbose=verbose,

@@ -83,7 +83,8 @@ def train(
       on_epoch_end: called as on_epoch_end(epoch, model, logs) after each epoch's checkpoint, with
         epoch counted from 1 (for pictures of progress).
       callbacks: further Keras callbacks for `fit`.
-      steps_per_execution: training steps per call into the compiled graph (fewer host round trips).
+      steps_per_execution: training steps per call into the compiled graph (fewer host round trips),
+        rounded down to a divisor of the batches per epoch so that an epoch stays exactly one pass.
       verbose: `fit`'s verbosity; "auto" shows Keras' progress bar.
     Returns:
       A `TrainingRun`.
@@ -110,6 +111,9 @@ def train(
         model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     if done >= epochs:
         return TrainingRun(model, history, resumed_from=done, seconds=0.0)
+    num_batches = _num_batches("train_data", train_data)
+    # Keras runs whole executions: 4 steps at a time over 10 batches would take 12 per "epoch".
+    steps_per_execution = max(d for d in range(1, steps_per_execution + 1) if num_batches % d == 0)
     model.compile(optimizer=model.optimizer, steps_per_execution=steps_per_execution)
 
     # Every pass over a reshuffling pipeline draws the next order (and the next dynamic
@@ -123,7 +127,7 @@ def train(
     # shuffle=False: the tf.data pipeline does its own shuffling (Keras warns otherwise).
     model.fit(
         train_data.repeat(),
-        steps_per_epoch=_num_batches("train_data", train_data),
+        steps_per_epoch=num_batches,
         validation_data=test_data,
         epochs=epochs,
         initial_epoch=done,
