@@ -52,8 +52,25 @@ def test_colab_badge_and_install_line_follow_the_config(path):
 def test_chapter_follows_the_template(path):
     markdown = "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "markdown")
     assert markdown.startswith("# "), "a chapter starts with its title"
-    for heading in ("## Learning objectives", "## Summary", "## References"):
+    for heading in ("## Learning objectives", "## Summary", "## Exercises", "## References"):
         assert heading in markdown, f"{path.name} lacks '{heading}'"
+    order = [markdown.index(h) for h in ("## Learning objectives", "## Summary", "## Exercises", "## References")]
+    assert order == sorted(order), f"{path.name}: objectives, summary, exercises, references, in that order"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_have_hidden_solutions_and_one_is_checked_by_an_assert(path):
+    cells = _cells(path)
+    labels = re.findall(r"```\{exercise\}[^\n]*\n:label: ([\w-]+)", "\n".join(_source(c) for c in cells))
+    assert 2 <= len(labels) <= 4, f"{path.name}: {len(labels)} exercises"
+    solutions = [c for c in cells if "solution" in c.get("metadata", {}).get("tags", [])]
+    for label in labels:
+        dropdowns = [c for c in solutions if c["cell_type"] == "markdown" and f"{{solution}} {label}" in _source(c)]
+        assert len(dropdowns) == 1 and ":class: dropdown" in _source(dropdowns[0]), f"{path.name}: {label} needs one hidden solution"
+    hidden_code = [c for c in solutions if c["cell_type"] == "code"]
+    assert hidden_code and all("hide-input" in c["metadata"]["tags"] for c in hidden_code)
+    checks = [_source(c) for c in cells if c["cell_type"] == "code" and "assert" in _source(c) and "Not done yet" in _source(c)]
+    assert checks, f"{path.name}: no coding exercise with a runnable check"
 
 
 def _files_in_toc(node):
@@ -98,4 +115,6 @@ def test_ci_runs_the_test_command_that_the_readme_prints():
     assert len(commands) == 1, "README must print exactly one marked test command"
     ci = (ROOT / ".ci" / "run").read_text()
     assert "<!-- test-command -->" in ci, ".ci/run must take its test command from README"
-    assert "jupyter-book build . -W -n --keep-going" in ci
+    # The book build with warnings as errors runs inside the test suite (tests/test_browser.py).
+    browser_test = (ROOT / "tests" / "test_browser.py").read_text()
+    assert '"build", str(ROOT), "-W", "-n", "--keep-going"' in browser_test

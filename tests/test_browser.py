@@ -1,0 +1,175 @@
+"""The built book in a real browser: the quick-mode build (with Sphinx warnings as errors) opened in
+headless Chromium with every request off this machine blocked. Equations must be typeset, every
+figure must load, internal links must resolve, and hidden solutions must open on click.
+Screenshots of every chapter are saved to _build/screenshots/ as test artefacts."""
+
+import functools
+import http.server
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import threading
+import urllib.parse
+
+import pytest
+from bs4 import BeautifulSoup
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+OUTPUT = ROOT / "_build" / "quick"
+HTML = OUTPUT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+CHAPTERS = sorted(path.stem for path in (ROOT / "notebooks").glob("*.ipynb"))
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def _browser():
+    for name in BROWSERS:
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.fail("No Chromium found: install Debian's package (apt-get install chromium); .ci/run does this.")
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory):
+    """Builds the book in quick mode, as CI publishes nothing from it, with -W -n (warnings and
+    broken references are errors)."""
+    env = dict(os.environ, VAE_QUICK="1", VAE_CHECKPOINT_DIR=str(tmp_path_factory.mktemp("checkpoints")),
+               TF_CPP_MIN_LOG_LEVEL="3")
+    jupyter_book = pathlib.Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run(
+        [str(jupyter_book), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(OUTPUT)],
+        capture_output=True, text=True, env=env, timeout=3000,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return HTML
+
+
+@pytest.fixture(scope="session")
+def server(book):
+    handler = functools.partial(QuietHandler, directory=str(book))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # A fresh profile (Playwright's default), no GPU, no background traffic.
+        chromium = playwright.chromium.launch(
+            executable_path=_browser(), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+
+
+def _open(browser, server, path, blocked):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+    def offline(route):
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", offline)
+    page.goto(f"{server}/{path}", wait_until="load")
+    return page
+
+
+def _wait_for_math(page):
+    page.wait_for_selector("mjx-container", timeout=30_000)
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30_000)
+    page.evaluate("() => MathJax.startup.promise")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_renders_offline_with_typeset_math_and_loaded_figures(browser, server, chapter):
+    blocked = []
+    page = _open(browser, server, f"notebooks/{chapter}.html", blocked)
+    _wait_for_math(page)
+    typeset = page.locator("mjx-container").count()
+    assert typeset >= 3, f"{chapter}: only {typeset} typeset formulas"
+    # MathJax leaves no TeX source in the prose (code cells may hold $ signs; they are skipped).
+    leftover = page.evaluate("""() => {
+        const body = document.querySelector('main').cloneNode(true);
+        body.querySelectorAll('pre, code, script, mjx-container, .MathJax').forEach(e => e.remove());
+        return body.textContent;
+    }""")
+    for marker in ("$$", "\\[", "\\begin{"):
+        assert marker not in leftover, f"{chapter}: raw TeX {marker!r} left in the page"
+    images = page.evaluate("""() => [...document.querySelectorAll('main img')].map(i => ({
+        src: i.getAttribute('src').slice(0, 60), local: !/^https?:/.test(i.getAttribute('src')),
+        loaded: i.complete && i.naturalWidth > 0}))""")
+    figures = [image for image in images if image["local"]]
+    assert len(figures) >= 1, f"{chapter}: no figures"
+    assert all(image["loaded"] for image in figures), [image["src"] for image in figures if not image["loaded"]]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{chapter}.png"), full_page=True)
+    # Nothing the page needs comes from the network: MathJax, fonts and scripts are in the build.
+    # The one external request allowed to fail is the Colab badge image.
+    assert all("colab" in url for url in blocked), blocked
+    page.close()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_solutions_are_hidden_until_clicked(browser, server, chapter):
+    page = _open(browser, server, f"notebooks/{chapter}.html", [])
+    page.wait_for_load_state("networkidle")
+    solutions = page.locator("div.solution")
+    assert solutions.count() >= 2, f"{chapter}: {solutions.count()} solutions"
+    first = solutions.first
+    body = first.locator(".admonition-title ~ *").first
+    assert not body.is_visible(), f"{chapter}: a solution is visible before any click"
+    # sphinx-togglebutton adds the button; the title itself holds a link to the exercise.
+    first.locator("button.toggle-button").click()
+    body.wait_for(state="visible", timeout=5_000)
+    # The coding exercise's solution code is folded too, and unfolds on click.
+    folded = page.locator("details.hide.above-input").first
+    assert folded.count() == 1 and folded.get_attribute("open") is None
+    folded.locator("summary").click()
+    assert folded.get_attribute("open") is not None
+    first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / f"{chapter}-solution-open.png"))
+    page.close()
+
+
+def test_the_widget_chapter_shows_its_static_fallback(browser, server):
+    page = _open(browser, server, "notebooks/06_latent_space.html", [])
+    text = page.locator("main").inner_text()
+    assert "open this chapter in Colab" in text
+    # The slider cell's output is removed from the page; the static figure after it is there.
+    section = page.locator("section#explore-the-decoder-yourself")
+    assert section.locator("img").count() >= 1
+    assert section.locator(".widget-interact, .jupyter-widgets").count() == 0
+    page.close()
+
+
+def test_every_internal_link_resolves(book):
+    checked = 0
+    for page in book.rglob("*.html"):
+        soup = BeautifulSoup(page.read_text(), "html.parser")
+        for anchor in soup.find_all("a", href=True):
+            href = anchor["href"]
+            parsed = urllib.parse.urlparse(href)
+            if parsed.scheme or href.startswith(("mailto:", "//")) or "_sources" in parsed.path:
+                continue
+            target = (page.parent / urllib.parse.unquote(parsed.path)).resolve() if parsed.path else page
+            assert target.exists(), f"{page.relative_to(book)}: broken link {href}"
+            if parsed.fragment and target.suffix == ".html":
+                ids = {tag.get("id") for tag in BeautifulSoup(target.read_text(), "html.parser").find_all(id=True)}
+                assert parsed.fragment in ids, f"{page.relative_to(book)}: no #{parsed.fragment} in {target.name}"
+            checked += 1
+    assert checked > 100
