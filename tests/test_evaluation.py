@@ -59,9 +59,10 @@ def test_iwae_rises_with_k(trained_2d, bundled):
 def test_iwae_approaches_the_exact_log_marginal_from_below(trained_2d, test_x):
     exact = evaluation.grid_log_marginal(trained_2d, test_x[:4], num_per_axis=81)
     large_k = evaluation.iwae(trained_2d, test_x[:4], 2000)
-    # Two methods that share no code: importance sampling never exceeds quadrature (beyond its
-    # noise), and agrees with it where q covers the posterior, which it does for most images.
-    assert np.all(large_k <= exact + 0.25)
+    # Two methods that share no code. IWAE is a lower bound in expectation (one estimate can
+    # overshoot when a rare sample carries a huge weight), so the average must not exceed the
+    # quadrature, and most images agree where q covers the posterior.
+    assert large_k.mean() <= exact.mean() + 0.25
     assert np.median(np.abs(large_k - exact)) < 0.5
 
 
