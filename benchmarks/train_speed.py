@@ -16,7 +16,6 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from vae_helpers import config, data, evaluation, losses, models, training

@@ -46,3 +46,14 @@ def test_set_seeds_makes_numpy_and_tensorflow_repeat():
 def test_set_seeds_rejects_bad_seeds(seed):
     with pytest.raises(ValueError, match="seed"):
         config.set_seeds(seed)
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.5, True, "4", None])
+def test_positive_int_refuses_what_is_not_a_positive_integer(value):
+    with pytest.raises(ValueError, match="count must be a positive integer"):
+        config.positive_int("count", value)
+
+
+def test_positive_int_returns_a_python_int():
+    value = config.positive_int("count", np.int64(7))
+    assert value == 7 and type(value) is int

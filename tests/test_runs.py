@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vae_helpers import config, data, runs
+from vae_helpers import runs
 
 
 class _Source:

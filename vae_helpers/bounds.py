@@ -8,10 +8,9 @@ of shape (num_samples, batch, latent_dim) to shape (num_samples, batch). The toy
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from vae_helpers import losses
+from vae_helpers import config, losses
 
 
 def _check_q(mean, logvar):
@@ -25,12 +24,6 @@ def _check_q(mean, logvar):
     return mean, logvar
 
 
-def _check_count(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    return int(value)
-
-
 def sample_q(mean, logvar, num_samples, seed=None):
     """Draws z ~ N(mean, diag(exp(logvar))) by reparameterisation.
 
@@ -41,7 +34,7 @@ def sample_q(mean, logvar, num_samples, seed=None):
       (num_samples, batch, latent_dim).
     """
     mean, logvar = _check_q(mean, logvar)
-    num_samples = _check_count("num_samples", num_samples)
+    num_samples = config.positive_int("num_samples", num_samples)
     eps = keras.random.normal((num_samples, *mean.shape), seed=seed, dtype=mean.dtype)
     return mean + tf.exp(0.5 * logvar) * eps
 
@@ -94,8 +87,8 @@ def iwae(log_joint, mean, logvar, k, seed=None, chunk_size=None):
       (batch,), in nats. IWAE_1 is the single-sample ELBO; IWAE_k rises towards log p(x) with k.
     """
     mean, logvar = _check_q(mean, logvar)
-    k = _check_count("k", k)
-    chunk_size = k if chunk_size is None else _check_count("chunk_size", chunk_size)
+    k = config.positive_int("k", k)
+    chunk_size = k if chunk_size is None else config.positive_int("chunk_size", chunk_size)
     if not isinstance(seed, keras.random.SeedGenerator):
         seed = keras.random.SeedGenerator(seed)  # chunks must draw different samples
     total = None

@@ -29,6 +29,13 @@ def is_quick():
     )
 
 
+def positive_int(name, value):
+    """`value` as an int, or a ValueError naming `name` if it is not a positive integer (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    return int(value)
+
+
 def pick(full, quick):
     """Returns `quick` in quick mode, else `full`: use it for epoch and sample counts only."""
     for name, value in (("full", full), ("quick", quick)):

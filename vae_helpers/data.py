@@ -254,8 +254,7 @@ def make_dataset(images, batch_size=32, binarization="static", shuffle=True, see
     """
     import tensorflow as tf
 
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    batch_size = config.positive_int("batch_size", batch_size)
     if binarization not in BINARIZATIONS:
         raise ValueError(f"binarization must be one of {BINARIZATIONS}; got {binarization!r}.")
     images = binarize_static(images) if binarization == "static" else to_unit_images(images)

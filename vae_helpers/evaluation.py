@@ -10,8 +10,9 @@ import math
 import keras
 import numpy as np
 import tensorflow as tf
+from scipy.special import logsumexp
 
-from vae_helpers import bounds, config, data, losses
+from vae_helpers import bounds, config, data, latent, losses
 
 ACTIVE_UNIT_THRESHOLD = 1e-2
 """Burda et al. (2015): a latent unit is active if the variance over x of its posterior mean exceeds this."""
@@ -56,10 +57,9 @@ def iwae(model, images, k, batch_size=100, seed=config.SEED):
       float64 array of shape (N,), nats.
     """
     images = _check_images(images)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    batch_size = config.positive_int("batch_size", batch_size)
     generator = keras.random.SeedGenerator(seed)
-    chunk_size = max(1, DECODES_PER_CALL // int(batch_size))
+    chunk_size = max(1, DECODES_PER_CALL // batch_size)
     scores = []
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size]
@@ -107,18 +107,18 @@ def grid_log_marginal(model, images, num_per_axis=101, box_stds=8.0, limit=6.0, 
         high = -limit + np.ceil((mean + half + limit) / step) * step
         inner_z, inner_log_cell = _midpoint_grid(low, high, num_per_axis)
         outside = ~np.all((outer_z > low) & (outer_z < high), axis=1)
-        inner = _logsumexp(_log_terms(model, image, inner_z, inner_log_cell))
+        inner = logsumexp(_log_terms(model, image, inner_z, inner_log_cell))
         coarse_z = outer_z[outside]
         coarse = _log_terms(model, image, coarse_z, outer_log_cell)
         # A second, narrow mode that q missed can fall between coarse grid points: every coarse
         # cell within REFINE_NATS of the total is integrated again on a fine grid of its own.
-        total = np.logaddexp(inner, _logsumexp(coarse))
+        total = np.logaddexp(inner, logsumexp(coarse))
         candidates = np.flatnonzero(coarse > total - REFINE_NATS)
         # Where many cells matter the integrand is broad and the coarse grid already resolves it.
         for index in candidates[np.argsort(coarse[candidates])[::-1][:MAX_REFINED_CELLS]]:
             cell_z, cell_log = _midpoint_grid(coarse_z[index] - step / 2, coarse_z[index] + step / 2, REFINE_PER_AXIS)
-            coarse[index] = _logsumexp(_log_terms(model, image, cell_z, cell_log))
-        results.append(np.logaddexp(inner, _logsumexp(coarse)))
+            coarse[index] = logsumexp(_log_terms(model, image, cell_z, cell_log))
+        results.append(np.logaddexp(inner, logsumexp(coarse)))
     return np.array(results)
 
 
@@ -146,13 +146,6 @@ def _log_terms(model, image, z, log_cell):
     return log_likelihood + np.asarray(losses.log_normal_pdf(z, 0.0, 0.0), np.float64) + log_cell
 
 
-def _logsumexp(terms):
-    if len(terms) == 0:
-        return -np.inf
-    peak = terms.max()
-    return peak + math.log(np.exp(terms - peak).sum())
-
-
 def kl_per_dimension(model, images, batch_size=500):
     """The analytic KL(q(z_j|x) || N(0, 1)) of each latent dimension j, averaged over images.
 
@@ -170,10 +163,8 @@ def kl_per_dimension(model, images, batch_size=500):
 def posterior_mean_variance(model, images, batch_size=500):
     """The variance over images of each dimension's posterior mean, Cov_x(E_q[z_j]) (Burda et al.'s
     activity statistic). Returns float64 (latent_dim,)."""
-    images = _check_images(images)
-    means = np.concatenate([np.asarray(model.encode(images[s : s + batch_size])[0], np.float64)
-                            for s in range(0, len(images), batch_size)])
-    return means.var(axis=0)
+    means = latent.encode_means(model, _check_images(images), batch_size)
+    return np.asarray(means, np.float64).var(axis=0)
 
 
 def active_units(model, images, threshold=ACTIVE_UNIT_THRESHOLD):

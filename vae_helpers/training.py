@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vae_helpers import models
+from vae_helpers import config, models
 
 STATE_ENTRY = "vae_helpers_training.json"
 """The name of the run record inside a checkpoint's zip archive (Keras ignores entries it does not know)."""
@@ -89,8 +89,8 @@ def train(
     Returns:
       A `TrainingRun`.
     """
-    epochs = _positive_int("epochs", epochs)
-    steps_per_execution = _positive_int("steps_per_execution", steps_per_execution)
+    epochs = config.positive_int("epochs", epochs)
+    steps_per_execution = config.positive_int("steps_per_execution", steps_per_execution)
     if not (isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool)
             and math.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning_rate must be a positive number (the tutorial uses 1e-4); got {learning_rate!r}.")
@@ -98,7 +98,7 @@ def train(
         raise TypeError(f"train expects a vae_helpers.models.CVAE; got {type(model).__name__}.")
     _check_dataset("train_data", train_data)
     _check_dataset("test_data", test_data)
-    _num_batches("train_data", train_data)
+    num_batches = _num_batches("train_data", train_data)
     if checkpoint is not None:
         checkpoint = os.fspath(checkpoint)
         if not checkpoint.endswith(".keras"):
@@ -111,7 +111,6 @@ def train(
         model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     if done >= epochs:
         return TrainingRun(model, history, resumed_from=done, seconds=0.0)
-    num_batches = _num_batches("train_data", train_data)
     # Keras runs whole executions: 4 steps at a time over 10 batches would take 12 per "epoch".
     steps_per_execution = max(d for d in range(1, steps_per_execution + 1) if num_batches % d == 0)
     model.compile(optimizer=model.optimizer, steps_per_execution=steps_per_execution)
@@ -222,12 +221,6 @@ class _StopOnNonFiniteLoss(keras.callbacks.Callback):
                 "Check the data (0/1 pixels in [0, 1], no NaN) and try a smaller learning rate; "
                 "the last checkpoint, if any, holds the model from before this epoch."
             )
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    return int(value)
 
 
 def _num_batches(name, dataset):
