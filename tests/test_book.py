@@ -1,12 +1,15 @@
 """The book's sources: notebooks committed clean, Colab links from the one repository setting,
 a table of contents that lists what exists, and a README whose test command CI really runs."""
 
+import importlib.metadata
 import json
 import pathlib
 import re
 
 import pytest
 import yaml
+
+import vae_helpers
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -34,14 +37,29 @@ def test_notebook_is_committed_without_outputs(path):
             assert cell["execution_count"] is None, f"{path.name}: a code cell carries an execution count"
 
 
+def test_the_launch_buttons_open_the_release_of_this_version():
+    assert CONFIG["repository"]["branch"] == f"v{vae_helpers.__version__}", (
+        "_config.yml: repository.branch must be the release tag v<vae_helpers.__version__>; "
+        "run python tools/sync_colab_links.py")
+
+
+def test_the_package_version_is_the_one_in_vae_helpers():
+    # One number: pyproject.toml takes it from the package (tomllib is not in Python 3.10, hence text).
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject and not re.search(r'(?m)^version\s*=\s*"', pyproject)
+    assert 'version = {attr = "vae_helpers.__version__"}' in pyproject
+    assert importlib.metadata.version("vae_helpers") == vae_helpers.__version__, (
+        "the installed vae_helpers is another version: reinstall it (pip install -e .)")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_colab_badge_and_install_line_follow_the_config(path):
-    url, branch = CONFIG["repository"]["url"].rstrip("/"), CONFIG["repository"]["branch"]
+def test_colab_badge_and_install_line_pin_the_release(path):
+    url, tag = CONFIG["repository"]["url"].rstrip("/"), f"v{vae_helpers.__version__}"
     owner, name = url.removeprefix("https://github.com/").split("/")
-    badge = f"https://colab.research.google.com/github/{owner}/{name}/blob/{branch}/notebooks/{path.name}"
+    badge = f"https://colab.research.google.com/github/{owner}/{name}/blob/{tag}/notebooks/{path.name}"
     first, setup = _source(_cells(path)[0]), _source(_cells(path)[1])
     assert "colab-badge.svg" in first and f"({badge})" in first
-    assert f'"vae_helpers @ git+{url}@{branch}"' in setup
+    assert f'"vae_helpers @ git+{url}@{tag}"' in setup
     # Colab's TensorFlow must survive: the install is guarded, dependency-free, and names no TF.
     assert 'if "google.colab" in sys.modules:' in setup and "--no-deps" in setup
     assert not re.search(r"pip install[^\n]*tensorflow", setup)

@@ -32,7 +32,11 @@ def test_pages_workflow_builds_the_full_book_and_deploys_it():
     uses = [step.get("uses", "") for step in _steps(workflow)]
     assert any(u.startswith("actions/upload-pages-artifact") for u in uses)
     assert any(u.startswith("actions/deploy-pages") for u in uses)
-    assert workflow[True if True in workflow else "on"]["push"]["branches"] == ["main"]
+    # A release is published, from its tag, after the check that its Colab links install it.
+    assert workflow[True if True in workflow else "on"]["push"] == {"tags": ["v*"]}
+    runs = [step.get("run", "") for step in _steps(workflow)]
+    check = next(i for i, run in enumerate(runs) if 'tools/release_check.py "$GITHUB_REF_NAME"' in run)
+    assert check < next(i for i, run in enumerate(runs) if "jupyter-book build" in run)
 
 
 @pytest.fixture(scope="module")

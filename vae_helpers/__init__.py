@@ -17,4 +17,6 @@ Modules, in the order data flows through them:
 * `notebook`: what the chapters' setup cells share (the one-line environment report, `glue`).
 """
 
+# The book's version. Its release is the git tag v<version>, which the Colab badges and install
+# lines pin (`python tools/sync_colab_links.py` rewrites them after a change here).
 __version__ = "0.1.0"

@@ -6,12 +6,16 @@ from vae_helpers import config
 
 
 def setup_line(mnist=None):
-    """One line: TensorFlow and Keras versions, the device, quick or full mode, and the data used."""
+    """One line: the book's version, TensorFlow and Keras versions, the device, quick or full mode,
+    and the data used."""
     import keras
+
+    import vae_helpers
 
     gpus = tf.config.list_physical_devices("GPU")
     device = f"GPU ({len(gpus)} found)" if gpus else "CPU only (in Colab: Runtime > Change runtime type > GPU)"
-    parts = [f"TensorFlow {tf.__version__}, Keras {keras.__version__}", f"device: {device}", config.mode_name()]
+    versions = f"vae_helpers {vae_helpers.__version__}, TensorFlow {tf.__version__}, Keras {keras.__version__}"
+    parts = [versions, f"device: {device}", config.mode_name()]
     if mnist is not None:
         parts.append(f"data: {mnist.description}")
     return " | ".join(parts)
