@@ -146,6 +146,25 @@ def test_solutions_are_hidden_until_clicked(browser, server, chapter):
     page.close()
 
 
+def test_the_elbo_is_stated_as_a_theorem_with_its_proof(browser, server):
+    page = _open(browser, server, "notebooks/02_elbo.html", [])
+    _wait_for_math(page)
+    theorem, lemma = page.locator("div.proof.theorem#thm-elbo"), page.locator("div.proof.lemma#lem-jensen")
+    assert theorem.count() == 1 and lemma.count() == 1
+    assert "Theorem 1 (The evidence lower bound)" in theorem.inner_text()
+    assert "Lemma 1 (Jensen" in lemma.inner_text()
+    for box in (theorem, lemma):
+        assert box.locator("mjx-container").count() >= 2, "the statement's maths is typeset"
+    proof = page.locator("div.proof:not(.theorem):not(.lemma)").first
+    assert proof.inner_text().startswith("Proof.") and proof.locator("mjx-container").count() >= 4
+    # The proof cites the lemma by its number, and the link lands on it.
+    assert proof.locator("a[href='#lem-jensen']").inner_text() == "Lemma 1"
+    theorem.scroll_into_view_if_needed()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "02_elbo-theorem.png"))
+    page.close()
+
+
 def test_the_widget_chapter_shows_its_static_fallback(browser, server):
     page = _open(browser, server, "notebooks/06_latent_space.html", [])
     text = page.locator("main").inner_text()

@@ -1,0 +1,106 @@
+"""The landing page's run-time columns: written from recorded measurements, never typed by hand."""
+
+import copy
+import pathlib
+import subprocess
+import sys
+import types
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import chapter_map  # noqa: E402
+import notebook_times  # noqa: E402
+
+PAGE = chapter_map.LANDING_PAGE.read_text()
+TOC_CHAPTERS = [f"{pathlib.Path(e['file']).name}.ipynb"
+                for part in yaml.safe_load((ROOT / "_toc.yml").read_text())["parts"] for e in part["chapters"]
+                if e["file"].startswith("notebooks/")]
+
+
+def _rows(text):
+    """{notebook: (cpu cell, gpu cell)} for each chapter row of the map."""
+    rows = {}
+    for line in text.splitlines():
+        match = chapter_map._ROW.match(line)
+        if match:
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            rows[f"{match['name']}.ipynb"] = (cells[-2], cells[-1].rstrip(" |"))
+    return rows
+
+
+def test_the_page_is_what_the_records_make_it():
+    records = chapter_map.load_records()
+    assert "cpu" in records, "no CPU record: run python benchmarks/notebook_times.py --full --record"
+    assert chapter_map.render(PAGE, records) == PAGE, (
+        "book/intro.md's time cells or their paragraph differ from benchmarks/results/: "
+        "do not edit them by hand, run python benchmarks/notebook_times.py --full --record")
+
+
+def test_every_chapter_has_a_row_and_a_measured_cpu_time():
+    records = chapter_map.load_records()
+    rows = _rows(PAGE)
+    assert list(rows) == TOC_CHAPTERS
+    assert sorted(records["cpu"]["seconds"]) == sorted(TOC_CHAPTERS)
+    for name, (cpu, _) in rows.items():
+        assert cpu == f"{records['cpu']['seconds'][name]:.0f} s"
+        assert records["cpu"]["seconds"][name] > 0
+    assert f"{sum(records['cpu']['seconds'].values()):.0f} s in all" in PAGE
+
+
+def test_a_gpu_record_fills_the_gpu_column_and_leaves_the_cpu_one():
+    records = chapter_map.load_records()
+    gpu = copy.deepcopy(records["cpu"])
+    gpu.update(column="gpu", device="GPU: a test card",
+               seconds={name: seconds / 7 for name, seconds in gpu["seconds"].items()})
+    page = chapter_map.render(PAGE, {"cpu": records["cpu"], "gpu": gpu})
+    before, after = _rows(PAGE), _rows(page)
+    for name in TOC_CHAPTERS:
+        assert after[name] == (before[name][0], f"{gpu['seconds'][name]:.0f} s")
+    assert "The GPU column was measured on" in page and "on GPU: a test card:" in page and "No GPU run has been recorded yet" not in page
+    # Rendering is idempotent: a second run changes nothing.
+    assert chapter_map.render(page, {"cpu": records["cpu"], "gpu": gpu}) == page
+
+
+def test_without_records_every_cell_says_not_measured():
+    rows = _rows(chapter_map.render(PAGE, {}))
+    assert set(rows.values()) == {(chapter_map.NOT_MEASURED, chapter_map.NOT_MEASURED)}
+
+
+def test_a_record_missing_a_chapter_is_refused():
+    records = chapter_map.load_records()
+    partial = copy.deepcopy(records["cpu"])
+    del partial["seconds"][TOC_CHAPTERS[-1]]
+    with pytest.raises(ValueError, match=f"no time for {TOC_CHAPTERS[-1]}: run the benchmark again"):
+        chapter_map.render(PAGE, {"cpu": partial})
+
+
+def test_a_page_without_the_block_is_refused():
+    with pytest.raises(ValueError, match="expected chapter rows and one"):
+        chapter_map.render(PAGE.replace(chapter_map.END, ""), {})
+
+
+def test_record_needs_full_mode():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "notebook_times.py"), "--record"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "add --full" in result.stderr
+
+
+def test_the_benchmark_reads_the_setup_line_the_chapters_print():
+    from vae_helpers import notebook
+
+    line = notebook.setup_line(types.SimpleNamespace(description="the bundled MNIST subset (test)"))
+    executed = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# A chapter"),
+        nbformat.v4.new_code_cell("print(notebook.setup_line(mnist))",
+                                  outputs=[nbformat.v4.new_output("stream", name="stdout", text=line + "\n")]),
+    ])
+    report = notebook_times.setup_report(executed)
+    assert report["data"] == "the bundled MNIST subset (test)"
+    gpus = __import__("tensorflow").config.list_physical_devices("GPU")
+    assert report["device"].startswith("GPU" if gpus else "CPU only")
+    with pytest.raises(RuntimeError, match="printed no setup line"):
+        notebook_times.setup_report(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]))
