@@ -128,6 +128,11 @@ def test_chapter_renders_offline_with_typeset_math_and_loaded_figures(browser, s
 def test_solutions_are_hidden_until_clicked(browser, server, chapter):
     page = _open(browser, server, f"notebooks/{chapter}.html", [])
     page.wait_for_load_state("networkidle")
+    # Chapters are numbered by the table of contents, and exercises within their chapter.
+    number = int(chapter.split("_")[0])
+    assert page.locator("h1:has(.section-number)").inner_text().startswith(f"{number}. ")
+    titles = page.locator("div.exercise > .admonition-title").all_inner_texts()
+    assert [title.split(" (")[0] for title in titles] == [f"Exercise {number}.{i}" for i in range(1, len(titles) + 1)]
     solutions = page.locator("div.solution")
     assert solutions.count() >= 2, f"{chapter}: {solutions.count()} solutions"
     first = solutions.first
@@ -151,14 +156,15 @@ def test_the_elbo_is_stated_as_a_theorem_with_its_proof(browser, server):
     _wait_for_math(page)
     theorem, lemma = page.locator("div.proof.theorem#thm-elbo"), page.locator("div.proof.lemma#lem-jensen")
     assert theorem.count() == 1 and lemma.count() == 1
-    assert "Theorem 1 (The evidence lower bound)" in theorem.inner_text()
-    assert "Lemma 1 (Jensen" in lemma.inner_text()
+    # Numbered within the chapter, as exercises and equations are (_toc.yml numbers the chapters).
+    assert "Theorem 2.1 (The evidence lower bound)" in theorem.inner_text()
+    assert "Lemma 2.1 (Jensen" in lemma.inner_text()
     for box in (theorem, lemma):
         assert box.locator("mjx-container").count() >= 2, "the statement's maths is typeset"
     proof = page.locator("div.proof:not(.theorem):not(.lemma)").first
     assert proof.inner_text().startswith("Proof.") and proof.locator("mjx-container").count() >= 4
     # The proof cites the lemma by its number, and the link lands on it.
-    assert proof.locator("a[href='#lem-jensen']").inner_text() == "Lemma 1"
+    assert proof.locator("a[href='#lem-jensen']").inner_text() == "Lemma 2.1"
     theorem.scroll_into_view_if_needed()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "02_elbo-theorem.png"))
