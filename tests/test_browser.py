@@ -203,3 +203,11 @@ def test_every_internal_link_resolves(book):
                 assert parsed.fragment in _ids(target), f"{page.relative_to(book)}: no #{parsed.fragment} in {target.name}"
             checked += 1
     assert checked > 100
+
+
+def test_no_page_repeats_an_id(book):
+    # A repeated id is invalid HTML and makes a link land on the wrong element.
+    for page in book.rglob("*.html"):
+        ids = [tag["id"] for tag in BeautifulSoup(page.read_text(), "html.parser").find_all(id=True)]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        assert not repeated, f"{page.relative_to(book)}: repeated ids {repeated}"
