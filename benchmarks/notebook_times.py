@@ -58,7 +58,8 @@ def describe_device(reported):
     if pathlib.Path("/proc/cpuinfo").exists():
         model = next((line.split(":", 1)[1].strip() for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines()
                       if line.startswith("model name")), "")
-    return f"{len(os.sched_getaffinity(0))} CPU cores" + (f" ({model})" if model else "") + ", no GPU"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{cores} CPU cores" + (f" ({model})" if model else "") + ", no GPU"
 
 
 def main():

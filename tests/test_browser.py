@@ -7,6 +7,7 @@ import functools
 import http.server
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,8 @@ import urllib.parse
 
 import pytest
 from bs4 import BeautifulSoup
+
+import vae_helpers
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "_build" / "quick"
@@ -203,6 +206,16 @@ def test_every_internal_link_resolves(book):
                 assert parsed.fragment in _ids(target), f"{page.relative_to(book)}: no #{parsed.fragment} in {target.name}"
             checked += 1
     assert checked > 100
+
+
+def test_every_colab_link_opens_this_release(book):
+    # The launch button (from _config.yml) and the badge (in the notebook) both name the release tag.
+    tag = f"v{vae_helpers.__version__}"
+    for chapter in CHAPTERS:
+        links = re.findall(r"https://colab\.research\.google\.com/github/[^\"'\s)]+",
+                           (book / "notebooks" / f"{chapter}.html").read_text())
+        assert len(links) >= 2, f"{chapter}: no launch button or no badge"
+        assert {link.split("/blob/", 1)[1] for link in links} == {f"{tag}/notebooks/{chapter}.ipynb"}, links
 
 
 def test_no_page_repeats_an_id(book):
