@@ -14,6 +14,7 @@ import argparse
 import datetime
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -36,14 +37,15 @@ def chapters():
 
 
 def setup_report(notebook):
-    """{"device": ..., "data": ...} from the line the chapter's setup cell printed
-    (`vae_helpers.notebook.setup_line`: parts joined by " | ")."""
+    """{"versions": ..., "device": ..., "data": ...} from the line the chapter's setup cell printed
+    (`vae_helpers.notebook.setup_line`: the versions, then "name: value" parts, joined by " | ")."""
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
             for line in output.get("text", "").splitlines():
-                parts = dict(part.split(": ", 1) for part in line.split(" | ") if ": " in part)
+                versions, *rest = line.split(" | ")
+                parts = dict(part.split(": ", 1) for part in rest if ": " in part)
                 if "device" in parts:
-                    return parts
+                    return {"versions": versions, **parts}
     raise RuntimeError("the chapter printed no setup line (vae_helpers.notebook.setup_line)")
 
 
@@ -94,13 +96,12 @@ def main():
         if len(devices) != 1:
             sys.exit("not recorded: the chapters reported different devices")
         reported = devices.pop()
-        import tensorflow as tf
-
         record = {
             "column": "gpu" if reported.startswith("GPU") else "cpu",
             "device": describe_device(reported),
             "data": next(report["data"] for report in reports if "data" in report),
-            "tensorflow": tf.__version__,
+            # The TensorFlow the chapters ran on, as they reported it.
+            "tensorflow": re.search(r"TensorFlow ([^,\s]+)", reports[0]["versions"]).group(1),
             "date": datetime.date.today().isoformat(),
             "seconds": {name: round(seconds, 1) for name, seconds in rows},
         }

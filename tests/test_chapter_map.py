@@ -100,6 +100,7 @@ def test_the_benchmark_reads_the_setup_line_the_chapters_print():
     ])
     report = notebook_times.setup_report(executed)
     assert report["data"] == "the bundled MNIST subset (test)"
+    assert f"TensorFlow {__import__('tensorflow').__version__}," in report["versions"]
     gpus = __import__("tensorflow").config.list_physical_devices("GPU")
     assert report["device"].startswith("GPU" if gpus else "CPU only")
     with pytest.raises(RuntimeError, match="printed no setup line"):

@@ -57,3 +57,10 @@ def test_positive_int_refuses_what_is_not_a_positive_integer(value):
 def test_positive_int_returns_a_python_int():
     value = config.positive_int("count", np.int64(7))
     assert value == 7 and type(value) is int
+
+
+@pytest.mark.parametrize("value", [1, 0, 2.0, True])
+def test_positive_int_with_a_minimum_names_it(value):
+    with pytest.raises(ValueError, match=r"num_steps must be an integer of at least 2; got"):
+        config.positive_int("num_steps", value, minimum=2)
+    assert config.positive_int("num_steps", 2, minimum=2) == 2

@@ -29,10 +29,12 @@ def is_quick():
     )
 
 
-def positive_int(name, value):
-    """`value` as an int, or a ValueError naming `name` if it is not a positive integer (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+def positive_int(name, value, minimum=1):
+    """`value` as an int, or a ValueError naming `name` if it is not an integer of at least
+    `minimum` (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        wanted = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
+        raise ValueError(f"{name} must be {wanted}; got {value!r}.")
     return int(value)
 
 

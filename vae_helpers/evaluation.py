@@ -152,12 +152,8 @@ def kl_per_dimension(model, images, batch_size=500):
     Returns:
       float64 array of shape (latent_dim,), nats; they sum to the mean analytic KL.
     """
-    images = _check_images(images)
-    totals = np.zeros(model.latent_dim)
-    for start in range(0, len(images), batch_size):
-        mean, logvar = model.encode(images[start : start + batch_size])
-        totals += np.asarray(tf.reduce_sum(losses.analytic_kl_per_dimension(mean, logvar), axis=0), np.float64)
-    return totals / len(images)
+    means, logvars = latent.encode(model, _check_images(images), batch_size)
+    return np.asarray(losses.analytic_kl_per_dimension(means, logvars), np.float64).mean(axis=0)
 
 
 def posterior_mean_variance(model, images, batch_size=500):

@@ -3,6 +3,8 @@
 import numpy as np
 from scipy import stats
 
+from vae_helpers import config
+
 INTERPOLATIONS = ("linear", "spherical")
 
 
@@ -16,8 +18,7 @@ def quantile_grid(num_per_axis=20, low=0.05, high=0.95):
       float32 array of shape (num_per_axis**2, 2); row r * num_per_axis + c has z_1 from column c
       and z_2 from row r, with z_2 decreasing down the rows (so a picture has z_2 pointing up).
     """
-    if isinstance(num_per_axis, bool) or not isinstance(num_per_axis, (int, np.integer)) or num_per_axis < 2:
-        raise ValueError(f"num_per_axis must be an integer of at least 2; got {num_per_axis!r}.")
+    num_per_axis = config.positive_int("num_per_axis", num_per_axis, minimum=2)
     if not 0.0 < low < high < 1.0:
         raise ValueError(f"need 0 < low < high < 1 (they are probabilities); got low={low!r}, high={high!r}.")
     values = stats.norm.ppf(np.linspace(low, high, num_per_axis))
@@ -44,8 +45,7 @@ def interpolate(z_start, z_end, num_steps=10, method="linear"):
         )
     if method not in INTERPOLATIONS:
         raise ValueError(f"method must be one of {INTERPOLATIONS}; got {method!r}.")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 2:
-        raise ValueError(f"num_steps must be an integer of at least 2; got {num_steps!r}.")
+    num_steps = config.positive_int("num_steps", num_steps, minimum=2)
     t = np.linspace(0.0, 1.0, num_steps)[:, None]
     if method == "linear":
         return ((1 - t) * z_start + t * z_end).astype(np.float32)
@@ -61,14 +61,19 @@ def interpolate(z_start, z_end, num_steps=10, method="linear"):
     return (direction * ((1 - t) * norm_start + t * norm_end)).astype(np.float32)
 
 
-def encode_means(model, images, batch_size=256):
-    """The mean of q(z|x) for each image, batched so a whole test set fits in memory.
+def encode(model, images, batch_size=256):
+    """The mean and log-variance of q(z|x) for each image, batched so a whole test set fits in memory.
 
     Args:
       model: a `CVAE`.
       images: float32 (N, 28, 28, 1) 0/1 images.
     Returns:
-      float32 array of shape (N, latent_dim).
+      (means, logvars), float32 arrays of shape (N, latent_dim) each.
     """
-    means = [model.encode(images[i : i + batch_size])[0].numpy() for i in range(0, len(images), batch_size)]
-    return np.concatenate(means, axis=0)
+    batches = [model.encode(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+    return tuple(np.concatenate([np.asarray(batch[j]) for batch in batches], axis=0) for j in (0, 1))
+
+
+def encode_means(model, images, batch_size=256):
+    """The mean of q(z|x) for each image (see `encode`): float32 (N, latent_dim)."""
+    return encode(model, images, batch_size)[0]

@@ -107,13 +107,14 @@ def train(
     history, done = {}, 0
     if checkpoint is not None and os.path.exists(checkpoint):
         model, history, done = _resume(checkpoint, model, epochs)
+        optimizer = model.optimizer  # with its saved state
     else:
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        optimizer = keras.optimizers.Adam(learning_rate)
     if done >= epochs:
         return TrainingRun(model, history, resumed_from=done, seconds=0.0)
     # Keras runs whole executions: 4 steps at a time over 10 batches would take 12 per "epoch".
     steps_per_execution = max(d for d in range(1, steps_per_execution + 1) if num_batches % d == 0)
-    model.compile(optimizer=model.optimizer, steps_per_execution=steps_per_execution)
+    model.compile(optimizer=optimizer, steps_per_execution=steps_per_execution)
 
     # Every pass over a reshuffling pipeline draws the next order (and the next dynamic
     # binarisation). Replaying the passes already done, then repeating the pipeline as one
