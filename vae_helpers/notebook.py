@@ -1,5 +1,8 @@
 """What every chapter's setup cell shares: one line about the run, and `glue` for quoted numbers."""
 
+import html
+import numbers
+
 import tensorflow as tf
 
 from vae_helpers import config
@@ -37,3 +40,79 @@ def glue(name, value, display=False):
     except ImportError:
         return
     myst_glue(name, value, display=display)
+
+
+class Table:
+    """A result table: a real HTML <table> in the book and in Jupyter (`_repr_html_`), aligned
+    text in a terminal (`repr`). Build it with `table`."""
+
+    def __init__(self, header, body, caption, numeric):
+        self.header, self.body, self.caption, self._numeric = header, body, caption, numeric
+
+    def _repr_html_(self):
+        def cell(tag, text, numeric):
+            # Numbers right-aligned so that their decimal points line up down a column.
+            style = ' style="text-align: right"' if numeric else ' style="text-align: left"'
+            return f"<{tag}{style}>{html.escape(text)}</{tag}>"
+
+        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        head = "".join(cell("th", name, numeric) for name, numeric in zip(self.header, self._numeric))
+        rows = "".join(
+            "<tr>" + "".join(cell("td", text, numeric) for text, numeric in zip(row, self._numeric)) + "</tr>"
+            for row in self.body
+        )
+        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+    def __repr__(self):
+        widths = [max(len(text) for text in column) for column in zip(self.header, *self.body)]
+
+        def line(texts):
+            return "  ".join(
+                text.rjust(width) if numeric else text.ljust(width)
+                for text, width, numeric in zip(texts, widths, self._numeric)
+            ).rstrip()
+
+        rule = "  ".join("-" * width for width in widths)
+        lines = ([self.caption] if self.caption else []) + [line(self.header), rule]
+        return "\n".join(lines + [line(row) for row in self.body])
+
+
+def table(rows, columns, formats=None, caption=None):
+    """A table of results that renders as a table in the book (HTML), not as monospaced text.
+
+    Args:
+      rows: a sequence of rows, each a sequence with one value per column.
+      columns: the column headings (strings); put units in them, e.g. "ELBO (nats)", and give
+        standard errors a column of their own.
+      formats: optional {column heading: format spec}, e.g. {"ELBO (nats)": ".2f"}. Columns
+        without one show floats with 2 decimals and anything else with str().
+      caption: optional line shown above the table.
+    Returns:
+      A `Table`; make it a cell's last expression (or `display` it) to show it.
+    """
+    columns = [str(name) for name in columns]
+    formats = dict(formats or {})
+    unknown = sorted(set(formats) - set(columns))
+    if unknown:
+        raise ValueError(f"formats names columns that the table does not have: {unknown}; the columns are {columns}.")
+    body = []
+    numeric = [True] * len(columns)
+    for index, row in enumerate(rows):
+        row = list(row)
+        if len(row) != len(columns):
+            raise ValueError(
+                f"row {index} has {len(row)} values but there are {len(columns)} columns {columns}: "
+                "give every row one value per column."
+            )
+        texts = []
+        for position, (name, value) in enumerate(zip(columns, row)):
+            is_number = isinstance(value, numbers.Number) and not isinstance(value, bool)
+            numeric[position] = numeric[position] and is_number
+            if name in formats:
+                texts.append(format(value, formats[name]))
+            elif isinstance(value, numbers.Real) and not isinstance(value, (bool, numbers.Integral)):
+                texts.append(f"{value:.2f}")
+            else:
+                texts.append(str(value))
+        body.append(texts)
+    return Table(columns, body, None if caption is None else str(caption), numeric)
