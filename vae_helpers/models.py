@@ -10,11 +10,9 @@ import tensorflow as tf
 
 from vae_helpers import data, losses, model_base
 
-NUM_PRIOR_SAMPLES = 100
-
 
 def make_encoder(latent_dim):
-    """x (batch, 28, 28, 1) -> [mean, logvar] side by side, (batch, 2 * latent_dim)."""
+    """x (batch, 28, 28, 1) -> [mean, logvar], (batch, 2 * latent_dim)."""
     return keras.Sequential(
         [
             keras.Input(shape=data.IMAGE_SHAPE),
@@ -66,8 +64,8 @@ class CVAE(model_base.VAEBase):
         super().__init__(latent_dim, seed=seed, beta=beta, **kwargs)
         self.encoder = make_encoder(self.latent_dim)
         self.decoder = make_decoder(self.latent_dim)
-        # The model's own random stream: seeded, saved with the model, so a run
-        # resumed from a checkpoint draws the noise it would have drawn.
+        # The model's own random stream: seeded, saved with the model, so a
+        # run resumed from a checkpoint draws the noise it would have drawn.
         self.noise = keras.random.SeedGenerator(seed)
         self.trackers = {
             name: keras.metrics.Mean(name=name)
@@ -108,14 +106,13 @@ class CVAE(model_base.VAEBase):
         """Decodes prior draws z ~ N(0, I) to pixel probabilities.
 
         Args:
-          z: (num_samples, latent_dim) codes to decode; None draws 100.
+          z: (num_samples, latent_dim) codes to decode; None draws 100,
+            as the tutorial does.
         Returns:
           Tensor of shape (num_samples, 28, 28, 1), values in (0, 1).
         """
         if z is None:
-            z = keras.random.normal(
-                (NUM_PRIOR_SAMPLES, self.latent_dim), seed=self.noise
-            )
+            z = keras.random.normal((100, self.latent_dim), seed=self.noise)
         return self.decode(z, apply_sigmoid=True)
 
     def call(self, x):

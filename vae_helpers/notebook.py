@@ -32,6 +32,21 @@ def fit_verbosity():
     return 1 if "google.colab" in sys.modules else 2
 
 
+def add_to_class(cls):
+    """Decorator that attaches the function below it to `cls` as a method (or property).
+
+    Lets a chapter write one class over several cells with prose between them, as d2l does:
+    `@notebook.add_to_class(CVAE)` above `def train_step(self, data): ...` adds `train_step`.
+    """
+
+    def attach(member):
+        name = member.fget.__name__ if isinstance(member, property) else member.__name__
+        setattr(cls, name, member)
+        return member
+
+    return attach
+
+
 def glue(name, value, display=False):
     """Records `value` for the book's prose (`{glue:text}` roles); a no-op where myst-nb is absent
     (Colab), so the same cell runs everywhere."""
