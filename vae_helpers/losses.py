@@ -17,7 +17,8 @@ def log_normal_pdf(sample, mean, logvar, raxis=1):
 
     Args:
       sample: float tensor of shape (batch, latent_dim).
-      mean, logvar: float tensors broadcastable to `sample` (scalars 0.0 give the prior N(0, I)).
+      mean, logvar: float tensors broadcastable to `sample` (scalars 0.0
+        give the prior N(0, I)).
       raxis: the axis (or axes) summed over.
     Returns:
       Tensor of shape (batch,), in nats.
@@ -25,10 +26,11 @@ def log_normal_pdf(sample, mean, logvar, raxis=1):
     sample = tf.convert_to_tensor(sample)
     mean = tf.cast(mean, sample.dtype)
     logvar = tf.cast(logvar, sample.dtype)
-    # (x - m)^2 * exp(-logvar) rather than / exp(logvar): exp(-logvar) stays finite for the
-    # large log-variances an untrained encoder can emit, and the division would not be cheaper.
+    # (x - m)^2 * exp(-logvar) rather than / exp(logvar): exp(-logvar) stays
+    # finite for the large log-variances an untrained encoder can emit.
     return tf.reduce_sum(
-        -0.5 * ((sample - mean) ** 2 * tf.exp(-logvar) + logvar + LOG_2PI), axis=raxis
+        -0.5 * ((sample - mean) ** 2 * tf.exp(-logvar) + logvar + LOG_2PI),
+        axis=raxis,
     )
 
 
@@ -79,10 +81,11 @@ def elbo_terms(model, x, kl="monte_carlo"):
     """The single-sample ELBO of each example, and its two terms.
 
     Args:
-      model: has `encode(x) -> (mean, logvar)`, `reparameterize(mean, logvar) -> z`, `decode(z)`.
+      model: has `encode(x) -> (mean, logvar)`,
+        `reparameterize(mean, logvar) -> z` and `decode(z) -> logits`.
       x: float tensor of shape (batch, 28, 28, 1) of 0/1 pixels.
-      kl: "monte_carlo" estimates the KL from the same z as the seed does,
-        log q(z|x) - log p(z); "analytic" uses `analytic_kl`.
+      kl: "monte_carlo" estimates the KL from the same z, as the TF tutorial
+        does: log q(z|x) - log p(z); "analytic" uses `analytic_kl`.
     Returns:
       Dict of tensors of shape (batch,), in nats:
         "reconstruction": log p(x|z) at one z ~ q(z|x);
@@ -97,8 +100,13 @@ def elbo_terms(model, x, kl="monte_carlo"):
     if kl == "analytic":
         kl_value = analytic_kl(mean, logvar)
     else:
-        kl_value = log_normal_pdf(z, mean, logvar) - log_normal_pdf(z, 0.0, 0.0)
-    return {"reconstruction": reconstruction, "kl": kl_value, "elbo": reconstruction - kl_value}
+        kl_value = (log_normal_pdf(z, mean, logvar)
+                    - log_normal_pdf(z, 0.0, 0.0))
+    return {
+        "reconstruction": reconstruction,
+        "kl": kl_value,
+        "elbo": reconstruction - kl_value,
+    }
 
 
 def compute_loss(model, x):
