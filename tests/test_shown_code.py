@@ -1,0 +1,112 @@
+"""The code the chapters show is the code vae_helpers holds: one text (tools/shown_code.py)."""
+
+import json
+import pathlib
+import shutil
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import shown_code  # noqa: E402
+
+from vae_helpers import notebook  # noqa: E402
+
+
+def test_every_shown_cell_is_the_package_text():
+    found = shown_code.differences()
+    assert not found, "\n\n".join(found) + "\n\nRun `python tools/shown_code.py` after editing the package."
+
+
+@pytest.mark.parametrize(
+    "chapter, names",
+    [
+        ("03_vae_model.ipynb", ["models.make_encoder", "models.make_decoder", "models.CVAE"]),
+        ("04_vae_loss.ipynb", ["losses.elbo_terms"]),
+        ("05_training.ipynb", ["training.fit"]),
+    ],
+)
+def test_each_chapter_shows_what_it_teaches(chapter, names):
+    shown = shown_code.shown_names([ROOT / "notebooks" / chapter])
+    assert set(names) <= shown, f"{chapter} does not show {sorted(set(names) - shown)}"
+
+
+def test_chapter_3_shows_every_line_of_the_model_class():
+    definitions = shown_code.Definitions("models")
+    shown = shown_code.shown_names([ROOT / "notebooks" / "03_vae_model.ipynb"])
+    missing = [m for m in definitions.members("CVAE") if f"models.CVAE.{m}" not in shown]
+    assert not missing, f"chapter 3 does not show CVAE.{missing}"
+    assert definitions.statements_besides_members("CVAE") == []
+
+
+def _copy_tree(tmp_path):
+    for folder in ("vae_helpers", "notebooks"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def test_a_cell_edited_on_its_own_is_caught_and_rewritten(tmp_path, monkeypatch):
+    copy = _copy_tree(tmp_path)
+    monkeypatch.setattr(shown_code, "PACKAGE", copy / "vae_helpers")
+    monkeypatch.setattr(shown_code, "NOTEBOOKS", copy / "notebooks")
+    path = copy / "notebooks" / "03_vae_model.ipynb"
+    book = json.loads(path.read_text())
+    index = next(i for i, c in enumerate(book["cells"]) if "models.CVAE.train_step" in c["metadata"].get("shows", []))
+    book["cells"][index]["source"] = "".join(book["cells"][index]["source"]).replace(
+        "compute_average_loss", "reduce_mean")
+    path.write_text(json.dumps(book, indent=1, ensure_ascii=False) + "\n")
+
+    found = shown_code.differences()
+    assert len(found) == 1 and "03_vae_model.ipynb cell" in found[0] and "+        loss = tf.nn.reduce_mean" in found[0]
+    assert shown_code.write() == [f"03_vae_model.ipynb cell {index}"]
+    assert shown_code.differences() == []
+
+
+def test_a_package_edited_on_its_own_is_caught(tmp_path, monkeypatch):
+    copy = _copy_tree(tmp_path)
+    monkeypatch.setattr(shown_code, "PACKAGE", copy / "vae_helpers")
+    monkeypatch.setattr(shown_code, "NOTEBOOKS", copy / "notebooks")
+    module = copy / "vae_helpers" / "models.py"
+    module.write_text(module.read_text().replace("strides=2, activation=\"relu\"),", "strides=2, activation=\"elu\"),", 1))
+    found = shown_code.differences()
+    assert len(found) == 1 and "models.make_encoder" in found[0]
+
+
+def test_whitespace_alone_is_not_a_difference(tmp_path, monkeypatch):
+    copy = _copy_tree(tmp_path)
+    monkeypatch.setattr(shown_code, "NOTEBOOKS", copy / "notebooks")
+    path = copy / "notebooks" / "03_vae_model.ipynb"
+    book = json.loads(path.read_text())
+    index = next(i for i, c in enumerate(book["cells"]) if c["metadata"].get("shows"))
+    book["cells"][index]["source"] = [line.rstrip("\n") + "   \n\n" for line in book["cells"][index]["source"]]
+    path.write_text(json.dumps(book, indent=1) + "\n")
+    assert shown_code.differences() == []
+
+
+def test_an_unknown_name_is_reported(tmp_path, monkeypatch):
+    copy = _copy_tree(tmp_path)
+    monkeypatch.setattr(shown_code, "NOTEBOOKS", copy / "notebooks")
+    path = copy / "notebooks" / "03_vae_model.ipynb"
+    book = json.loads(path.read_text())
+    index = next(i for i, c in enumerate(book["cells"]) if c["metadata"].get("shows"))
+    book["cells"][index]["metadata"]["shows"] = ["models.NoSuchThing"]
+    path.write_text(json.dumps(book, indent=1) + "\n")
+    assert any("'NoSuchThing' is not defined" in line for line in shown_code.differences())
+
+
+def test_add_to_class_attaches_methods_and_properties():
+    class Thing:
+        pass
+
+    @notebook.add_to_class(Thing)
+    def double(self, x):
+        return 2 * x
+
+    @notebook.add_to_class(Thing)
+    @property
+    def name(self):
+        return "thing"
+
+    assert Thing().double(3) == 6 and Thing().name == "thing"
