@@ -25,31 +25,25 @@ def setup_line(mnist=None):
     return " | ".join(parts)
 
 
-def fit_log(epochs):
-    """Keyword arguments for `fit` (or `training.train`) that show training the way the reader
-    looks at it: Keras' live progress bar in Colab; elsewhere, and so in the rendered book, one
-    line per epoch with fixed-point numbers, all in one output block.
+def fit_log():
+    """Keyword arguments for `fit` (or `training.train`, `runs.book_model`) that show training the
+    way the reader looks at it: Keras' live progress bar in Colab; elsewhere, and so in the
+    rendered book, one line per epoch with fixed-point numbers, all in one output block.
 
-    Args:
-      epochs: the run's total number of epochs (for "epoch 3/40").
     Returns:
       {"verbose": ..., "callbacks": [...]}.
     """
     if fit_verbosity() == 1:
         return {"verbose": 1, "callbacks": []}
-    return {"verbose": 0, "callbacks": [EpochLines(epochs)]}
+    return {"verbose": 0, "callbacks": [EpochLines()]}
 
 
 class EpochLines(keras.callbacks.Callback):
-    """Prints one line per epoch: its number and every metric in nats, fixed-point."""
-
-    def __init__(self, epochs):
-        super().__init__()
-        self.epochs = epochs
+    """Prints one line per epoch: "epoch 3/40" and every metric, fixed-point (nats)."""
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = "  ".join(f"{name} {float(value):8.2f}" for name, value in (logs or {}).items())
-        print(f"epoch {epoch + 1:>3}/{self.epochs}  {metrics}", flush=True)
+        print(f"epoch {epoch + 1:>3}/{self.params.get('epochs', '?')}  {metrics}", flush=True)
 
 
 def fit_verbosity():
