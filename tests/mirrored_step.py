@@ -1,0 +1,86 @@
+"""One SGD step of models.CVAE(2) on one device and on two replicas, for test_distributed.
+
+Usage: python mirrored_step.py OUTPUT.npz
+Run in its own process: the two logical CPU devices must exist before TensorFlow sets up its
+devices. Writes, for the same 64 images and the same starting weights: the weight change and the
+logged metrics on one device ("one"), under MirroredStrategy on /cpu:0 and /cpu:1 ("two"), and
+under it with the per-replica mean of the old train_step ("old"); also the per-image terms
+computed directly, and the strategy that choose_strategy picked.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vae_helpers import config, distributed, losses, model_base, models
+
+LEARNING_RATE = 1e-3
+
+
+class OldCVAE(models.CVAE):
+    """The train_step of commit 215ea31: the mean over the images a replica holds."""
+
+    def train_step(self, data):
+        x = model_base.images_of(data)
+        with tf.GradientTape() as tape:
+            terms = losses.elbo_terms(self, x)
+            loss = tf.reduce_mean(self.objective(terms))
+        gradients = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply(gradients, self.trainable_weights)
+        return self.record(terms)
+
+
+def point_mass(model):
+    """Sets the encoder's log-variance bias to -60: q(z|x) has standard deviation e^-30, so the
+    noise eps moves z by ~1e-13 and plays no part. (Each replica draws its own eps for its
+    share of the batch; one device draws them for all 64: the draws could not match.)"""
+    dense = model.encoder.layers[-1]
+    bias = dense.bias.numpy()
+    bias[model.latent_dim:] = -60.0
+    dense.bias.assign(bias)
+    return model
+
+
+def one_step(model_class, strategy, images):
+    with strategy.scope():
+        config.set_seeds()
+        model = point_mass(model_class(2, seed=config.SEED))
+        before = [w.numpy() for w in model.trainable_weights]
+        model.compile(optimizer=keras.optimizers.SGD(LEARNING_RATE))
+    dataset = tf.data.Dataset.from_tensor_slices(images).batch(len(images))
+    history = model.fit(dataset, epochs=1, shuffle=False, verbose=0).history
+    change = np.concatenate([
+        (w.numpy() - b).ravel() for w, b in zip(model.trainable_weights, before)
+    ])
+    return change, {name: values[0] for name, values in history.items()}
+
+
+def main(output):
+    # First: importing TensorFlow sets up no device, but the first tensor does.
+    devices = distributed.use_logical_cpus(2)
+    images = distributed.worker_images(64)
+    strategy, reason = distributed.choose_strategy()
+    assert strategy.num_replicas_in_sync == 2, reason
+    config.set_seeds()
+    reference = point_mass(models.CVAE(2, seed=config.SEED))
+    terms = losses.elbo_terms(reference, tf.constant(images))
+    results = {"devices": np.array(devices), "reason": np.array(reason)}
+    runs = (("one", models.CVAE, tf.distribute.OneDeviceStrategy("/cpu:0")),
+            ("two", models.CVAE, strategy), ("old", OldCVAE, strategy))
+    for name, model_class, run_strategy in runs:
+        change, logs = one_step(model_class, run_strategy, images)
+        results[f"{name}_change"] = change
+        for metric, value in logs.items():
+            results[f"{name}_{metric}"] = value
+    for name in ("elbo", "reconstruction", "kl"):
+        results[f"terms_{name}"] = terms[name].numpy()
+    np.savez(output, **results)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,186 @@
+"""Training under tf.distribute: N replicas take the step one device takes on the same global
+batch, and so do N worker processes; only the chief writes checkpoints, atomically.
+
+The devices and clusters live in subprocesses (mirrored_step.py, distributed_worker.py): logical
+devices and TF_CONFIG must be in place before TensorFlow sets up its devices, which this test
+process has long done.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from vae_helpers import distributed, training
+
+HERE = pathlib.Path(__file__).resolve().parent
+# Two replicas add the same gradients in another order (two halves, then an all-reduce): the
+# steps differ from one device's by ~1e-5 of the largest weight change (measured: 1.0e-5).
+STEP_RTOL = 1e-4
+RUN_TIMEOUT_S = 300
+
+
+def _run(command, timeout=RUN_TIMEOUT_S, env=None):
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                            env=env, cwd=HERE.parent)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def step(tmp_path_factory):
+    output = tmp_path_factory.mktemp("step") / "step.npz"
+    _run([sys.executable, str(HERE / "mirrored_step.py"), str(output)])
+    with np.load(output) as saved:
+        return {name: saved[name] for name in saved.files}
+
+
+def test_the_subprocess_made_two_logical_cpus_and_chose_mirrored_strategy(step):
+    assert list(step["devices"]) == ["/device:CPU:0", "/device:CPU:1"]
+    assert str(step["reason"]).startswith("MirroredStrategy over 2 logical CPU device(s)")
+
+
+def test_two_replicas_take_the_step_that_one_device_takes(step):
+    one, two = step["one_change"], step["two_change"]
+    scale = np.abs(one).max()
+    assert scale > 0
+    np.testing.assert_allclose(two, one, rtol=0, atol=STEP_RTOL * scale)
+
+
+def test_the_old_per_replica_mean_steps_twice_as_far(step):
+    # What the test above would see without the fix (commit 215ea31's train_step): the two
+    # replicas' gradients, each of a mean over 32 images, are summed.
+    one, old = step["one_change"], step["old_change"]
+    scale = np.abs(one).max()
+    np.testing.assert_allclose(old, 2 * one, rtol=0, atol=STEP_RTOL * scale)
+    assert np.abs(old - one).max() > 0.5 * scale
+
+
+@pytest.mark.parametrize("metric, term, sign", [
+    ("elbo", "elbo", 1), ("reconstruction_loss", "reconstruction", -1),
+    ("kl_loss", "kl", 1), ("loss", "elbo", -1),
+])
+def test_metrics_are_per_image_means_over_the_global_batch(step, metric, term, sign):
+    # The terms of the 64 images computed directly, before the step, in one process.
+    expected = sign * step[f"terms_{term}"].mean()
+    for run in ("one", "two"):
+        np.testing.assert_allclose(step[f"{run}_{metric}"], expected, rtol=1e-5)
+
+
+def test_ports_are_distinct_and_the_cluster_is_on_loopback():
+    ports = distributed.free_ports(4)
+    assert len(set(ports)) == 4 and all(1024 <= port < 65536 for port in ports)
+    config = json.loads(distributed.cluster_config(ports[:2], 1))
+    assert config == {
+        "cluster": {"worker": [f"127.0.0.1:{ports[0]}", f"127.0.0.1:{ports[1]}"]},
+        "task": {"type": "worker", "index": 1},
+    }
+
+
+def test_use_logical_cpus_after_start_up_says_to_restart():
+    # This process has set up its devices (the conftest's seeds made tensors).
+    import tensorflow as tf
+
+    tf.constant(0.0)
+    cpus = tf.config.list_logical_devices("CPU")
+    with pytest.raises(RuntimeError, match="restart the kernel"):
+        distributed.use_logical_cpus(len(cpus) + 1)
+
+
+def test_launch_workers_stops_a_stuck_worker_at_the_time_limit():
+    start = time.monotonic()
+    results = distributed.launch_workers(
+        [sys.executable, "-c", "import time; time.sleep(60)"], num_workers=2, timeout=2)
+    assert time.monotonic() - start < 20
+    assert all(r.stopped and r.returncode != 0 for r in results)
+
+
+def test_launch_workers_stops_the_peers_of_a_failed_worker():
+    # Worker 1 fails at once; worker 0 would wait a minute (for its peer, in real life).
+    code = ("import json, os, sys, time; i = json.loads(os.environ['TF_CONFIG'])"
+            "['task']['index']; sys.exit(3) if i == 1 else time.sleep(60)")
+    start = time.monotonic()
+    results = distributed.launch_workers([sys.executable, "-c", code], 2, timeout=120)
+    assert time.monotonic() - start < 30
+    assert results[1].returncode == 3 and not results[1].stopped
+    assert results[0].stopped
+
+
+def _worker(output, checkpoint, epochs, kill_in_save=0):
+    return [sys.executable, str(HERE / "distributed_worker.py"), str(output),
+            str(checkpoint), str(epochs), str(kill_in_save)]
+
+
+def _weights(output, index):
+    return distributed.read_worker(output, index)[0]
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory):
+    """Two workers and, at the same time, the one-process run on the same global batches."""
+    folder = tmp_path_factory.mktemp("workers")
+    alone = folder / "alone"
+    env = {name: value for name, value in os.environ.items() if name != "TF_CONFIG"}
+    reference = subprocess.Popen(_worker(alone, alone / "run.keras", 2), env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        results = distributed.launch_workers(
+            _worker(folder / "pair", folder / "pair" / "run.keras", 2), 2,
+            timeout=RUN_TIMEOUT_S)
+        assert reference.wait(timeout=RUN_TIMEOUT_S) == 0
+    finally:
+        if reference.poll() is None:
+            reference.kill()
+            reference.wait()
+    for result in results:
+        assert result.returncode == 0, result.log[-3000:]
+    return folder
+
+
+def test_both_workers_end_with_identical_weights_equal_to_one_process(two_workers):
+    first, second = _weights(two_workers / "pair", 0), _weights(two_workers / "pair", 1)
+    alone = _weights(two_workers / "alone", 0)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    # 8 SGD steps: the rounding of each all-reduce accumulates a little.
+    for a, c in zip(first, alone):
+        np.testing.assert_allclose(a, c, rtol=0, atol=1e-3 * np.abs(c).max() + 1e-6)
+    _, history, chief = distributed.read_worker(two_workers / "pair", 0)
+    _, history_alone, _ = distributed.read_worker(two_workers / "alone", 0)
+    assert chief and not distributed.read_worker(two_workers / "pair", 1)[2]
+    np.testing.assert_allclose(history["elbo"], history_alone["elbo"], rtol=1e-4)
+
+
+def test_only_the_chief_writes_the_checkpoint(two_workers):
+    pair = two_workers / "pair"
+    assert int(np.load(pair / "saves-0.npy")) == 2
+    assert int(np.load(pair / "saves-1.npy")) == 0
+    assert sorted(os.listdir(pair)) == [
+        "run.keras", "saves-0.npy", "saves-1.npy", "worker-0.npz", "worker-1.npz"]
+    state = training.checkpoint_state(pair / "run.keras")
+    assert state["epochs_done"] == 2
+    loaded = keras.models.load_model(pair / "run.keras")
+    for a, b in zip(loaded.get_weights(), _weights(pair, 0)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_chief_killed_while_writing_leaves_the_last_whole_checkpoint(tmp_path):
+    checkpoint = tmp_path / "run.keras"
+    start = time.monotonic()
+    results = distributed.launch_workers(_worker(tmp_path, checkpoint, 3, 2), 2,
+                                         timeout=RUN_TIMEOUT_S)
+    assert time.monotonic() - start < RUN_TIMEOUT_S
+    assert results[0].returncode == -9, results[0].log[-3000:]  # SIGKILL, in save 2
+    assert results[1].returncode != 0  # its peer cannot go on; it was stopped or failed
+    # The half-written second checkpoint is a temporary file beside the first, which is whole.
+    partial = [name for name in os.listdir(tmp_path) if name.endswith(".partial.keras")]
+    assert len(partial) == 1
+    with pytest.raises(training.CheckpointMismatchError):
+        training.checkpoint_state(tmp_path / partial[0])
+    assert training.checkpoint_state(checkpoint)["epochs_done"] == 1
+    assert len(keras.models.load_model(checkpoint).get_weights()) > 0
