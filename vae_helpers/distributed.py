@@ -109,6 +109,25 @@ def _tpu_resolver():
     return None
 
 
+def point_mass(model, logvar=-60.0):
+    """Sets the encoder's log-variance bias to `logvar`, so that q(z|x) is nearly a point:
+    its standard deviation is exp(logvar / 2) (about 1e-13 for -60), and the noise eps moves
+    z by that much. Steps on one device and on N replicas can then be compared weight for
+    weight: each replica draws its own eps for its share of a batch, and those draws could
+    never match the ones a single device makes for the whole batch.
+
+    Args:
+      model: a `models.CVAE`; changed in place.
+    Returns:
+      `model`.
+    """
+    dense = model.encoder.layers[-1]
+    bias = dense.bias.numpy()
+    bias[model.latent_dim:] = logvar
+    dense.bias.assign(bias)
+    return model
+
+
 def is_chief(strategy):
     """Whether this process writes checkpoints: always in one process; under
     `MultiWorkerMirroredStrategy`, only the chief (worker 0, or the task named "chief")."""
@@ -299,6 +318,9 @@ def run_worker(output, *, epochs, num_images, batch_size, learning_rate,
     """One worker: trains under `MultiWorkerMirroredStrategy` (TF_CONFIG names its place in
     the cluster; without one, it trains alone on one device) and writes its final weights and
     history to OUTPUT/worker-{index}.npz."""
+    # Two worker processes on one machine would fight over its GPU: this demonstration is
+    # about the protocol, and runs on the CPU.
+    tf.config.set_visible_devices([], "GPU")
     if os.environ.get("TF_CONFIG"):
         options = tf.distribute.experimental.CommunicationOptions(
             timeout_seconds=COLLECTIVE_TIMEOUT_S
