@@ -20,7 +20,7 @@ def make_encoder(latent_dim):
             keras.layers.Conv2D(32, 3, strides=2, activation="relu"),
             keras.layers.Conv2D(64, 3, strides=2, activation="relu"),
             keras.layers.Flatten(),  # 6x6x64 -> 2304
-            # No activation: a mean and a log-variance can be any real number.
+            # No activation: a mean and a log-variance can be any number.
             keras.layers.Dense(2 * latent_dim),  # 2304 -> [mean, logvar]
         ],
         name="encoder",
@@ -55,12 +55,13 @@ class CVAE(model_base.VAEBase):
       latent_dim: positive int, the size of z.
       seed: seeds the noise of `reparameterize` and `sample` (None: from
         Keras' global seed).
-      beta: the weight of the KL term in the training loss. 1.0 (the default)
-        trains on the ELBO itself; the "elbo" metric is always the true ELBO.
+      beta: the weight of the KL term in the training loss. 1.0 (the
+        default) trains on the ELBO itself; the "elbo" metric is always the
+        true ELBO.
     """
 
     def __init__(self, latent_dim, seed=None, beta=1.0, **kwargs):
-        # The base class checks the three arguments and keeps them for saving.
+        # The base class checks the three arguments, keeps them for saving.
         super().__init__(latent_dim, seed=seed, beta=beta, **kwargs)
         self.encoder = make_encoder(self.latent_dim)
         self.decoder = make_decoder(self.latent_dim)
@@ -71,13 +72,13 @@ class CVAE(model_base.VAEBase):
             name: keras.metrics.Mean(name=name)
             for name in ("loss", "elbo", "reconstruction_loss", "kl_loss")
         }
-        # Both halves are built from their Input shapes, so the model is too:
-        # saying so lets load_model restore weights without a dummy call.
+        # Both halves are built from their Input shapes, so the model is
+        # too: saying so lets load_model restore weights with no dummy call.
         self.built = True
 
     @property
     def metrics(self):
-        # Listed here, the trackers are reset by Keras when each epoch starts.
+        # Listed here, the trackers are reset by Keras as each epoch starts.
         return list(self.trackers.values())
 
     def encode(self, x):
