@@ -5,7 +5,7 @@ prose. It ignores what is not prose or not a result:
 
 * maths (`$...$`, `$$...$$` with its label), code spans and code blocks (a directive such as
   ```` ```{exercise} ```` is prose; only its fence and `:option:` lines are skipped);
-* roles ({glue:text}, {cite}, {eq}, {doc}, ...), link targets and bare URLs;
+* roles ({glue:text}, {cite}, {eq}, {doc}, ...), link targets, bare URLs and issue numbers (#123);
 * references by number: "chapter 4", "chapters 1-2", "the chapter-3 model", "Exercise 2.1",
   "Figure 4", "Section 3", "Table 1", "Appendix B";
 * a heading's leading chapter or section number;
@@ -28,7 +28,7 @@ ALLOWLIST = pathlib.Path(__file__).resolve().parent / "prose_number_allowlist.tx
 
 FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,}|:{3,})\s*(?P<info>.*)$")
 OPTION = re.compile(r"^\s*:[\w-]+:")
-NUMBER = re.compile(r"(?<![\w.])[0-9]+(?:[.,][0-9]+)*%?")
+NUMBER = re.compile(r"(?<![\w.#])[0-9]+(?:[.,][0-9]+)*%?")  # "#123" names an issue
 REFERENCE_WORDS = r"(?:chapters?|exercises?|figures?|fig\.|sections?|theorems?|lemmas?|tables?|appendix|equations?|eq\.)"
 REFERENCE = re.compile(
     REFERENCE_WORDS + r"[\s-]+[0-9]+(?:\.[0-9]+)*(?:\s*(?:[-–,]|and|or|to)\s*[0-9]+(?:\.[0-9]+)*)*",
