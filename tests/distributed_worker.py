@@ -3,7 +3,7 @@
 Usage: python distributed_worker.py OUTPUT CHECKPOINT EPOCHS [KILL_IN_SAVE]
 Started by distributed.launch_workers (TF_CONFIG set: one worker of a cluster) or alone (no
 TF_CONFIG: the one-process reference run). Trains models.CVAE(2) on 256 images in global batches
-of 64 with SGD, its q(z|x) made a near point mass (mirrored_step.point_mass) so that one process
+of 64 with SGD, its q(z|x) made a near point mass (distributed.point_mass) so that one process
 and two can be compared weight for weight. It also writes how many checkpoints this process saved.
 With KILL_IN_SAVE = N, the chief sends itself SIGKILL in its Nth save, when the new checkpoint is
 half written (the model is in the temporary file, the run record not yet), as a recycled runtime
@@ -17,12 +17,9 @@ import zipfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from vae_helpers import config, distributed, models, training  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mirrored_step import point_mass  # noqa: E402
+from vae_helpers import config, distributed, models, training
 
 
 def main(output, checkpoint, epochs, kill_in_save=0):
@@ -43,7 +40,7 @@ def main(output, checkpoint, epochs, kill_in_save=0):
     distributed.run_worker(
         output, epochs=int(epochs), num_images=256, batch_size=64,
         learning_rate=1e-3, checkpoint=checkpoint,
-        make_model=lambda: point_mass(models.CVAE(2, seed=config.SEED)),
+        make_model=lambda: distributed.point_mass(models.CVAE(2, seed=config.SEED)),
     )
     index = 0
     if os.environ.get("TF_CONFIG"):

@@ -2,7 +2,8 @@
 
 Usage: python mirrored_step.py OUTPUT.npz
 Run in its own process: the two logical CPU devices must exist before TensorFlow sets up its
-devices. Writes, for the same 64 images and the same starting weights: the weight change and the
+devices. Writes, for the same 64 images and the same starting weights, with q(z|x) a near point mass
+(distributed.point_mass) so that the noise plays no part: the weight change and the
 logged metrics on one device ("one"), under MirroredStrategy on /cpu:0 and /cpu:1 ("two"), and
 under it with the per-replica mean of the old train_step ("old"); also the per-image terms
 computed directly, and the strategy that choose_strategy picked.
@@ -35,21 +36,10 @@ class OldCVAE(models.CVAE):
         return self.record(terms)
 
 
-def point_mass(model):
-    """Sets the encoder's log-variance bias to -60: q(z|x) has standard deviation e^-30, so the
-    noise eps moves z by ~1e-13 and plays no part. (Each replica draws its own eps for its
-    share of the batch; one device draws them for all 64: the draws could not match.)"""
-    dense = model.encoder.layers[-1]
-    bias = dense.bias.numpy()
-    bias[model.latent_dim:] = -60.0
-    dense.bias.assign(bias)
-    return model
-
-
 def one_step(model_class, strategy, images):
     with strategy.scope():
         config.set_seeds()
-        model = point_mass(model_class(2, seed=config.SEED))
+        model = distributed.point_mass(model_class(2, seed=config.SEED))
         before = [w.numpy() for w in model.trainable_weights]
         model.compile(optimizer=keras.optimizers.SGD(LEARNING_RATE))
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(len(images))
@@ -67,7 +57,7 @@ def main(output):
     strategy, reason = distributed.choose_strategy()
     assert strategy.num_replicas_in_sync == 2, reason
     config.set_seeds()
-    reference = point_mass(models.CVAE(2, seed=config.SEED))
+    reference = distributed.point_mass(models.CVAE(2, seed=config.SEED))
     terms = losses.elbo_terms(reference, tf.constant(images))
     results = {"devices": np.array(devices), "reason": np.array(reason)}
     runs = (("one", models.CVAE, tf.distribute.OneDeviceStrategy("/cpu:0")),
