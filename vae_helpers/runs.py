@@ -18,8 +18,13 @@ LEARNING_RATE = 1e-3
 over full MNIST; over the bundled subset's 5,000 steps it leaves the 2-D model far from converged."""
 
 FULL_EPOCHS = {"keras": 10, "bundled": 40}
-"""Full-mode epochs by data source: the TF tutorial's 10 passes over 60,000 digits, or 40 over the
-4,000-digit bundled subset (fewer images per pass, so more passes; about 5,000 Adam steps)."""
+"""Full-mode epochs by data size: the TF tutorial's 10 passes over full MNIST's 60,000 digits ("keras"),
+or 40 over a subset like the bundled 4,000 digits (fewer images per pass, so more passes; about 5,000
+Adam steps)."""
+
+FULL_SIZE_TRAIN_IMAGES = 30_000
+"""Training sets of at least this many images get full MNIST's epochs, whatever their source (a
+downloaded copy, or an .npz file of 60,000 images); smaller ones are subsets."""
 
 STEPS_PER_EXECUTION = 32
 """Training steps per call into the compiled graph: fewer round trips between Python and TensorFlow
@@ -44,8 +49,10 @@ def source_tag(mnist):
 
 
 def epochs_for(mnist):
-    """Epochs of a book run on `mnist`: `FULL_EPOCHS` in full mode, 1 in quick mode."""
-    full = FULL_EPOCHS["keras"] if mnist.source == "keras" else FULL_EPOCHS["bundled"]
+    """Epochs of a book run on `mnist`: `FULL_EPOCHS` in full mode (by the number of training
+    images, not the source), 1 in quick mode."""
+    full_size = len(mnist.train_images) >= FULL_SIZE_TRAIN_IMAGES
+    full = FULL_EPOCHS["keras"] if full_size else FULL_EPOCHS["bundled"]
     return config.pick(full=full, quick=1)
 
 

@@ -1,0 +1,245 @@
+"""Full size, rehearsed: how long the published book (full mode, full MNIST) takes to build here.
+
+Every full-mode run recorded so far used the 5,000-digit bundled subset. Full MNIST (60,000 / 10,000
+images) cannot be downloaded on an offline machine, but Debian's `dataset-fashion-mnist` package
+(apt-get install dataset-fashion-mnist) installs Fashion-MNIST: the same format (idx files), the
+same image size and the same counts. Only the time is rehearsed, not the book's numbers.
+
+    python benchmarks/full_size_rehearsal.py [--idx-dir DIR] [--record]
+
+1. Converts the four idx files to one .npz in the Keras MNIST layout (uint8 x_train (60000, 28, 28),
+   ...), and points $VAE_MNIST at it, so `data.load_mnist()`, the call every chapter makes, loads it.
+2. Times one full-mode epoch of every training run the chapters make (`RUNS`, through
+   `runs.book_model`, checkpoint and test pass included) at full size, and two epochs of each on the
+   bundled subset, whose second epoch says what the first one's tracing costs.
+3. Times chapter 7's size-dependent evaluation (IWAE over the test set) on `--eval-images` test
+   images; its cost grows linearly with their number, so it is scaled to each test set's size.
+4. Projects the full-MNIST build: the recorded full-mode chapter times on the subset
+   (results/chapter_times_cpu.json), less the subset's training and evaluation, plus full size's.
+
+Times are the process's CPU seconds (all its threads), not the clock's: on a machine shared with
+other work the clock counts their time too, the CPU seconds do not. On a quiet machine the clock
+runs at most that long (TensorFlow's threads overlap on the 2 cores), so the projection is an
+upper bound for 2 CPUs. Clock times are recorded beside them.
+
+--record writes results/full_size_rehearsal_cpu.json and the projection on the landing page.
+"""
+
+import argparse
+import datetime
+import gzip
+import json
+import os
+import pathlib
+import platform
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import chapter_map  # noqa: E402
+
+RUNS = (
+    # (latent_dim, beta, binarization): one per distinct book_model call. Chapters 5-7 train the
+    # first three (6 and 7 load what 5 trained); chapter 8 sweeps beta (1.0 is chapter 5's model).
+    (2, 1.0, "dynamic"),
+    (16, 1.0, "dynamic"),
+    (16, 1.0, "static"),
+    (16, 0.25, "dynamic"),
+    (16, 4.0, "dynamic"),
+    (16, 16.0, "dynamic"),
+)
+EVALUATION = (
+    # (latent_dim, binarization of the model, test set, k) for each IWAE pass over a whole test set
+    # in chapter 7 on a CPU (k = 1,000 and 5,000 run on a GPU only).
+    *((latent, "dynamic", "dynamic", k) for latent in (2, 16) for k in (1, 10, 100)),
+    *((16, model, test, 1) for model in ("static", "dynamic") for test in ("static", "dynamic")),
+)
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte",
+}
+RECORD = chapter_map.full_size_path()
+
+
+def read_idx(path):
+    """An idx file (MNIST's format, optionally gzipped) as a numpy array: uint8 images (N, 28, 28)
+    or uint8 labels (N,)."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        raw = handle.read()
+    zero, dtype, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or dtype != 0x08:
+        raise ValueError(f"{path}: not an idx file of unsigned bytes (magic {raw[:4].hex()})")
+    shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    body = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(shape)):
+        raise ValueError(f"{path}: header says {shape}, body holds {body.size} bytes: truncated?")
+    return body.reshape(shape)
+
+
+def convert_idx(directory, output):
+    """Writes the four MNIST-format idx files in `directory` (names as MNIST's, .gz or not) to one
+    .npz in the Keras layout at `output`, and returns `output`."""
+    arrays = {}
+    for key, stem in IDX_FILES.items():
+        found = [directory / name for name in (stem + ".gz", stem) if (directory / name).exists()]
+        if not found:
+            raise FileNotFoundError(f"No {stem}(.gz) in {directory}: pass --idx-dir with MNIST-format files.")
+        arrays[key] = read_idx(found[0])
+    np.savez(output, **arrays)
+    return output
+
+
+def default_idx_dir():
+    """Where Debian's dataset-fashion-mnist package put its files."""
+    try:
+        listing = subprocess.run(["dpkg", "-L", "dataset-fashion-mnist"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        sys.exit("Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist, or pass --idx-dir.")
+    for line in listing.stdout.splitlines():
+        if line.endswith("train-images-idx3-ubyte.gz"):
+            return pathlib.Path(line).parent
+    sys.exit("dataset-fashion-mnist lists no train-images-idx3-ubyte.gz: pass --idx-dir.")
+
+
+def _clocks():
+    return np.array([time.process_time(), time.perf_counter()])
+
+
+def time_epochs(mnist, latent_dim, beta, binarization, epochs):
+    """CPU and clock seconds, (epochs, 2), of the first `epochs` full-mode epochs of one book run,
+    each from the end of the previous one (the first from the call, so it holds building the
+    pipelines and tracing), and the model they trained."""
+    from vae_helpers import runs
+
+    marks = [_clocks()]
+
+    def lap(epoch, model, logs):
+        marks.append(_clocks())
+        if epoch >= epochs:
+            model.stop_training = True
+
+    run = runs.book_model(mnist, latent_dim, beta=beta, binarization=binarization, on_epoch_end=lap, verbose=0)
+    return np.diff(marks, axis=0), run.model
+
+
+def time_evaluation(mnist, models, count):
+    """CPU and clock seconds, (2,), chapter 7's IWAE passes take on the first `count` test images
+    of `mnist`, with `models` {(latent_dim, binarization): CVAE}."""
+    from vae_helpers import evaluation, runs
+
+    test_sets = {name: runs.test_images(mnist, name)[:count] for name in ("static", "dynamic")}
+    start = _clocks()
+    for latent, model, test, k in EVALUATION:
+        evaluation.iwae(models[latent, model], test_sets[test], k)
+    return _clocks() - start
+
+
+def rehearse(mnist, subset, eval_images):
+    from vae_helpers import runs
+
+    rows, models = [], {"subset": {}, "full": {}}
+    for latent, beta, binarization in RUNS:
+        (first_subset, later_subset), models["subset"][latent, beta, binarization] = time_epochs(
+            subset, latent, beta, binarization, 2)
+        (first_full,), models["full"][latent, beta, binarization] = time_epochs(mnist, latent, beta, binarization, 1)
+        rows.append({"latent_dim": latent, "beta": beta, "binarization": binarization,
+                     "subset_first_epoch_s": round(first_subset[0], 2), "subset_epoch_s": round(later_subset[0], 2),
+                     "full_first_epoch_s": round(first_full[0], 2),
+                     "clock_s": {"subset_first_epoch": round(first_subset[1], 2), "subset_epoch": round(later_subset[1], 2),
+                                 "full_first_epoch": round(first_full[1], 2)}})
+        print(f"  latent {latent:2d}, beta {beta:5g}, {binarization:7s}: subset epochs {first_subset[0]:5.1f} "
+              f"then {later_subset[0]:5.1f} CPU s; full size first epoch {first_full[0]:6.1f} CPU s "
+              f"({first_full[1]:.1f} s on the clock)", flush=True)
+    evaluation = {}
+    for name, data in (("subset", subset), ("full", mnist)):
+        trained = {(latent, binarization): model for (latent, beta, binarization), model in models[name].items()
+                   if beta == 1.0}
+        count = min(eval_images, len(runs.test_images(data)))
+        (seconds, clock) = time_evaluation(data, trained, count)
+        scale = len(runs.test_images(data)) / count
+        evaluation[name] = {"timed_images": count, "test_images": len(runs.test_images(data)),
+                            "timed_s": round(seconds, 2), "scaled_s": round(seconds * scale, 1),
+                            "clock_s": round(clock, 2)}
+        print(f"  chapter 7 evaluation, {name}: {seconds:.1f} CPU s on {count} test images, "
+              f"{seconds * scale:.0f} s scaled to {len(runs.test_images(data)):,}", flush=True)
+    return rows, evaluation
+
+
+def project(rows, evaluation, chapter_seconds, full_epochs, subset_epochs):
+    """Seconds of a full-MNIST build: recorded chapter times with the subset's training and
+    evaluation replaced by full size's. A run's later epochs cost its first less the tracing and
+    set-up that the subset's first and second epochs differ by."""
+    subset_training = sum(r["subset_first_epoch_s"] + (subset_epochs - 1) * r["subset_epoch_s"] for r in rows)
+    full_training = 0.0
+    for r in rows:
+        setup = max(0.0, r["subset_first_epoch_s"] - r["subset_epoch_s"])
+        full_training += r["full_first_epoch_s"] + (full_epochs - 1) * max(r["full_first_epoch_s"] - setup, 0.0)
+    other = sum(chapter_seconds.values()) - subset_training - evaluation["subset"]["scaled_s"]
+    return {"subset_training_s": round(subset_training, 1), "full_training_s": round(full_training, 1),
+            "other_s": round(max(other, 0.0), 1),
+            "build_s": round(max(other, 0.0) + full_training + evaluation["full"]["scaled_s"], 1)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--idx-dir", type=pathlib.Path, help="MNIST-format idx files (default: Debian's Fashion-MNIST)")
+    parser.add_argument("--eval-images", type=int, default=500, help="test images chapter 7's evaluation is timed on")
+    parser.add_argument("--record", action="store_true", help=f"write {RECORD.relative_to(ROOT)} and the landing page")
+    args = parser.parse_args()
+    if args.eval_images < 1:
+        parser.error("--eval-images must be at least 1")
+    idx_dir = args.idx_dir or default_idx_dir()
+    os.environ.update(VAE_QUICK="0", TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
+
+    with tempfile.TemporaryDirectory() as scratch:
+        npz = convert_idx(idx_dir, pathlib.Path(scratch) / "full_size.npz")
+        os.environ["VAE_MNIST"] = str(npz)
+        os.environ["VAE_CHECKPOINT_DIR"] = scratch
+        import tensorflow as tf
+
+        from vae_helpers import data, runs
+
+        mnist = data.load_mnist()  # what every chapter calls: $VAE_MNIST
+        subset = data.load_mnist("bundled")
+        full_epochs, subset_epochs = runs.epochs_for(mnist), runs.epochs_for(subset)
+        print(f"data: {mnist.description}; {full_epochs} full-mode epochs (subset: {subset_epochs})")
+        load_start = os.getloadavg()[0]
+        print(f"TensorFlow {tf.__version__}, {len(os.sched_getaffinity(0))} CPUs; load average "
+              f"{load_start:.1f} at the start", flush=True)
+        rows, evaluation = rehearse(mnist, subset, args.eval_images)
+        load = os.getloadavg()[0]
+
+    chapter_seconds = json.loads(chapter_map.record_path("cpu").read_text())["seconds"]
+    projection = project(rows, evaluation, chapter_seconds, full_epochs, subset_epochs)
+    print(f"\nrecorded full-mode chapters on the subset: {sum(chapter_seconds.values()):.0f} s, of which "
+          f"training {projection['subset_training_s']:.0f} s and chapter 7's evaluation "
+          f"{evaluation['subset']['scaled_s']:.0f} s (as timed now)")
+    print(f"full size: training {projection['full_training_s']:.0f} s ({full_epochs} epochs x {len(rows)} runs), "
+          f"evaluation {evaluation['full']['scaled_s']:.0f} s, the rest {projection['other_s']:.0f} s")
+    print(f"projected full-MNIST book build: {projection['build_s']:.0f} s = {projection['build_s'] / 60:.0f} min "
+          f"(load average {load:.1f} at the end)")
+    if args.record:
+        record = {
+            "device": f"{len(os.sched_getaffinity(0))} CPU cores ({platform.machine()}), no GPU",
+            "date": datetime.date.today().isoformat(), "tensorflow": tf.__version__,
+            "data": f"{mnist.description.split(' (')[0]} as a stand-in for full MNIST "
+                    f"({len(mnist.train_images):,} train / {len(mnist.test_images):,} test images)",
+            "full_epochs": full_epochs, "subset_epochs": subset_epochs, "runs": rows,
+            "evaluation": evaluation, "projection": projection, "seconds": "CPU seconds of the process",
+            "load_average": [round(load_start, 1), round(load, 1)],
+        }
+        RECORD.write_text(json.dumps(record, indent=2) + "\n")
+        chapter_map.update_landing_page()
+        print(f"recorded: {RECORD.relative_to(ROOT)}, {chapter_map.LANDING_PAGE.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
