@@ -1,4 +1,5 @@
 import os
+import pathlib
 
 import keras
 import numpy as np
@@ -201,7 +202,7 @@ def test_dynamic_dataset_changes_each_epoch_and_repeats_per_seed(bundled):
 
 def test_shuffled_dataset_holds_the_same_images(bundled):
     images = bundled.test_images[:64]
-    shuffled = np.concatenate(list(data.make_dataset(images, 16, binarization="none", shuffle=True)))
+    shuffled = np.concatenate(list(data.make_dataset(images, 16, binarization="as_is", shuffle=True)))
     assert not np.array_equal(shuffled, images)
     assert _rows(shuffled) == _rows(images)
 
@@ -228,3 +229,112 @@ def test_binarize_once_is_fixed_and_follows_the_intensities(bundled):
 def test_binarize_once_refuses_none():
     with pytest.raises(ValueError, match="'static' or 'dynamic'"):
         data.binarize_once(np.zeros((2, 28, 28, 1), np.float32), "none")
+
+
+# Issue 13: inputs a user would expect to work, and files that must never be called garbage to delete.
+
+def test_uint8_images_of_zeros_and_ones_stay_binary_not_divided_by_255():
+    # Binarised MNIST is often stored as uint8 0/1; divided by 255 it would be blank.
+    x = (np.random.default_rng(0).random((64, 28, 28)) < 0.2).astype(np.uint8)
+    ones = int(x.sum())
+    assert ones > 9000
+    batches = np.concatenate(list(data.make_dataset(x, 32, shuffle=False)))
+    assert batches.sum() == ones
+    np.testing.assert_array_equal(data.to_unit_images(x)[..., 0], x.astype(np.float32))
+    np.testing.assert_array_equal(data.binarize_once(x, "dynamic")[..., 0], x)
+    # Pixels 0-255 are still scaled, and bool pixels are 0/1.
+    assert data.to_unit_images(np.full((1, 28, 28), 255, np.uint8)).max() == 1.0
+    np.testing.assert_array_equal(data.to_unit_images(x.astype(bool)), data.to_unit_images(x))
+
+
+@pytest.mark.parametrize(
+    "values, fix",
+    [
+        (np.linspace(0, 255, 2 * 784).reshape(2, 28, 28, 1), r"Divide by 255"),
+        (np.linspace(-1, 1, 2 * 784).reshape(2, 28, 28, 1), r"\(images \+ 1\) / 2"),
+        (np.linspace(-300, 300, 2 * 784).reshape(2, 28, 28, 1), r"Rescale them"),
+    ],
+)
+def test_dynamic_binarisation_refuses_pixels_outside_the_unit_range(values, fix):
+    # 0-255 floats used as probabilities would turn 99.6% of pixels on.
+    with pytest.raises(ValueError, match=r"expected pixel values in \[0, 1\].*" + fix):
+        data.binarize_dynamic(values.astype(np.float32), [0, 0])
+    with pytest.raises(ValueError, match=fix):
+        data.binarize_once(values, "dynamic")
+    with pytest.raises(ValueError, match=fix):
+        data.binarize_static(values)
+
+
+def test_binarize_dynamic_refuses_nan():
+    images = np.full((1, 28, 28, 1), 0.5, np.float32)
+    images[0, 3, 3, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        data.binarize_dynamic(images, [0, 0])
+
+
+def test_empty_image_arrays_get_a_clear_error_not_a_tf_buffer_size_error():
+    empty = np.zeros((0, 28, 28, 1), np.float32)
+    for call in (lambda: data.make_dataset(empty), lambda: data.to_unit_images(empty),
+                 lambda: data.binarize_once(empty, "dynamic")):
+        with pytest.raises(ValueError, match=r"at least one image.*\(0, 28, 28, 1\).*slice or split"):
+            call()
+
+
+def test_an_npz_with_an_empty_split_is_refused(tmp_path):
+    path = tmp_path / "mnist.npz"
+    _write_npz(path, x_test=np.zeros((0, 28, 28), np.uint8), y_test=np.zeros(0, np.uint8))
+    with pytest.raises(ValueError, match="x_test holds no images"):
+        data.load_mnist(path)
+
+
+@pytest.mark.parametrize("as_path", [str, pathlib.Path])
+def test_a_csv_file_is_said_to_be_csv_and_never_to_be_deleted(tmp_path, as_path):
+    for name in ("digits.csv", "digits.npz"):
+        path = tmp_path / name
+        path.write_text("label,pixel0,pixel1\n5,0,128\n")
+        before = path.read_bytes()
+        with pytest.raises(ValueError) as error:
+            data.load_mnist(as_path(path))
+        message = str(error.value)
+        assert "a CSV file, not an .npz archive" in message and "numpy.savez" in message
+        assert "delete" not in message
+        assert path.read_bytes() == before
+
+
+def test_a_folder_named_like_an_npz_is_said_to_be_a_folder(tmp_path):
+    folder = tmp_path / "x.npz"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="is a folder, not an .npz file") as error:
+        data.load_mnist(folder)
+    assert "delete" not in str(error.value) and (folder / "notes.txt").exists()
+
+
+def test_a_corrupt_npz_is_left_alone_and_a_new_path_suggested(tmp_path):
+    path = tmp_path / "mnist.npz"
+    path.write_bytes(os.urandom(2000))
+    with pytest.raises(ValueError, match="corrupt or truncated") as error:
+        data.load_mnist(path)
+    assert "delete" not in str(error.value) and "new path" in str(error.value)
+
+
+def test_as_is_keeps_grey_levels_and_the_old_name_none_says_the_new_one(bundled):
+    images = bundled.test_images[:40]
+    as_is = np.concatenate(list(data.make_dataset(images, 16, binarization="as_is", shuffle=False)))
+    np.testing.assert_array_equal(as_is, images)
+    with pytest.raises(ValueError, match="binarization='none' is now called 'as_is'"):
+        data.make_dataset(images, 16, binarization="none")
+
+
+def test_fingerprint_is_the_sha256_of_dtype_shape_and_bytes():
+    import hashlib
+
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    b = np.ones(5, np.uint8)
+    expected = hashlib.sha256(b"<f4(3, 4);" + a.tobytes() + b"|u1(5,);" + b.tobytes()).hexdigest()
+    assert data.fingerprint(a, b) == expected
+    changed = a.copy()
+    changed[2, 3] += 1
+    assert data.fingerprint(changed, b) != expected
+    assert data.fingerprint(a.reshape(4, 3), b) != expected  # same bytes, other shape
+    assert data.fingerprint(np.asfortranarray(a), b) == expected  # same values, other memory order

@@ -61,3 +61,33 @@ def test_spherical_interpolation_of_parallel_vectors_is_the_line():
 def test_interpolate_rejects_bad_input(args, match):
     with pytest.raises(ValueError, match=match):
         latent.interpolate(*args)
+
+
+# Issue 13: encode checks what it is given.
+
+@pytest.fixture(scope="module")
+def untrained():
+    from vae_helpers import models
+
+    return models.CVAE(2, seed=0)
+
+
+def test_encode_refuses_a_batch_size_of_zero(untrained):
+    with pytest.raises(ValueError, match="batch_size must be a positive integer; got 0"):
+        latent.encode(untrained, np.zeros((4, 28, 28, 1), np.float32), batch_size=0)
+
+
+def test_encode_refuses_pixels_outside_the_unit_range(untrained):
+    with pytest.raises(ValueError, match=r"expected pixel values in \[0, 1\].*Divide by 255"):
+        latent.encode(untrained, np.full((4, 28, 28, 1), 200.0, np.float32))
+    with pytest.raises(ValueError, match="at least one image"):
+        latent.encode_means(untrained, np.zeros((0, 28, 28, 1), np.float32))
+
+
+def test_encode_reads_uint8_zero_one_images_as_zero_one(untrained):
+    x = (np.random.default_rng(0).random((6, 28, 28)) < 0.2).astype(np.uint8)
+    means, logvars = latent.encode(untrained, x, batch_size=4)
+    # The encoder's own output on the same images as float 0/1: an independent route.
+    expected_mean, expected_logvar = untrained.encode(x[..., None].astype(np.float32))
+    np.testing.assert_allclose(means, expected_mean, atol=1e-6)
+    np.testing.assert_allclose(logvars, expected_logvar, atol=1e-6)

@@ -1,7 +1,11 @@
+import hashlib
+import re
+import shutil
+
 import numpy as np
 import pytest
 
-from vae_helpers import runs
+from vae_helpers import data, runs, training
 
 
 class _Source:
@@ -32,12 +36,34 @@ def test_the_test_set_is_binarised_once_the_way_the_run_trains(monkeypatch):
     assert 0.75 < dynamic.mean() < 0.85
 
 
+def _sha256_prefix(*arrays):
+    """The data's fingerprint computed here, independently of vae_helpers.data.fingerprint."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape};".encode() + array.tobytes())
+    return digest.hexdigest()[:8]
+
+
 def test_run_names_hold_everything_that_defines_a_run(monkeypatch):
     monkeypatch.setenv("VAE_QUICK", "0")
-    name = runs.run_name(_Source("keras"), 16, beta=0.5, binarization="static")
-    assert name == "cvae-latent16-beta0.5-static-mnist-full.keras"
+    source = _Source("keras")
+    name = runs.run_name(source, 16, beta=0.5, binarization="static")
+    # The test set of 0.8 everywhere, thresholded at 0.5: all ones.
+    expected = _sha256_prefix(source.train_images, np.ones((700, 28, 28, 1), np.float32))
+    assert name == f"cvae-latent16-beta0.5-static-mnist-{expected}-full.keras"
     monkeypatch.setenv("VAE_QUICK", "1")
-    assert runs.run_name(_Source("/somewhere/my_digits.npz"), 2) == "cvae-latent2-beta1-dynamic-npz-my_digits-quick.keras"
+    name = runs.run_name(_Source("/somewhere/my_digits.npz"), 2)
+    assert re.fullmatch(r"cvae-latent2-beta1-dynamic-npz-my_digits-[0-9a-f]{8}-quick\.keras", name)
+
+
+def test_two_files_of_one_name_with_other_digits_get_two_checkpoints(monkeypatch):
+    monkeypatch.setenv("VAE_QUICK", "0")
+    first, second = _Source("/course/mnist.npz"), _Source("/home/me/mnist.npz")
+    second.train_images = second.train_images.copy()
+    second.train_images[0, 0, 0, 0] = 1.0  # one pixel
+    assert runs.run_name(first, 2) != runs.run_name(second, 2)
+    assert runs.run_name(first, 2) == runs.run_name(_Source("/elsewhere/mnist.npz"), 2)
 
 
 def test_checkpoint_dir_follows_the_environment(monkeypatch, tmp_path):
@@ -47,16 +73,41 @@ def test_checkpoint_dir_follows_the_environment(monkeypatch, tmp_path):
     assert runs.checkpoint_dir() == str(tmp_path)
 
 
-def test_a_book_model_is_trained_once_then_loaded(bundled, monkeypatch, tmp_path):
+def test_a_checkpoint_dir_that_is_a_file_is_refused_before_training(bundled, monkeypatch, tmp_path):
+    monkeypatch.setenv("VAE_QUICK", "1")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(a_file))
+    # v0.1.0: [Errno 17] File exists, after the first epoch's training.
+    with pytest.raises(ValueError, match="VAE_CHECKPOINT_DIR=.*notes.txt' is a file, not a folder"):
+        runs.book_model(bundled, 2, verbose=0)
+    assert a_file.read_text() == "mine"
+
+
+def test_a_book_model_is_trained_once_then_loaded_but_never_for_other_data(bundled, monkeypatch, tmp_path):
     monkeypatch.setenv("VAE_QUICK", "1")
     monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
+    other_split = data.load_mnist("bundled", seed=1)
     first = runs.book_model(bundled, 2, verbose=0)
-    assert first.resumed_from == 0 and first.epochs == 1
-    assert (tmp_path / runs.run_name(bundled, 2)).exists()
+    assert first.epochs == 1 and (tmp_path / runs.run_name(bundled, 2)).exists()
     again = runs.book_model(bundled, 2, verbose=0)
-    assert again.resumed_from == 1 and again.seconds == 0.0
+    assert first.resumed_from == 0 and again.resumed_from == 1 and again.seconds == 0.0
     x = runs.test_images(bundled)[:8]
     np.testing.assert_allclose(again.model.encode(x)[0], first.model.encode(x)[0], atol=1e-6)
+    # v0.1.0 loaded the first model here, though 79% of the new test set was its training data.
+    second = runs.book_model(other_split, 2, verbose=0)
+    assert second.resumed_from == 0
+    assert runs.run_name(bundled, 2) != runs.run_name(other_split, 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([runs.run_name(bundled, 2), runs.run_name(other_split, 2)])
+    # A checkpoint copied under another run's name is refused, not resumed or overwritten.
+    shutil.copy(tmp_path / runs.run_name(bundled, 2), tmp_path / runs.run_name(other_split, 2, beta=2.0))
+    copied = (tmp_path / runs.run_name(other_split, 2, beta=2.0)).read_bytes()
+    with pytest.raises(training.CheckpointMismatchError, match="beta=1.0"):
+        runs.book_model(other_split, 2, beta=2.0, verbose=0)
+    shutil.copy(tmp_path / runs.run_name(bundled, 2), tmp_path / runs.run_name(other_split, 2))
+    with pytest.raises(training.CheckpointMismatchError, match="trained on data with fingerprint .*VAE_CHECKPOINT_DIR"):
+        runs.book_model(other_split, 2, verbose=0)
+    assert (tmp_path / runs.run_name(other_split, 2, beta=2.0)).read_bytes() == copied
 
 
 def test_book_model_refuses_an_unknown_binarisation(bundled):

@@ -91,3 +91,17 @@ def test_nonlinear_log_marginal_matches_simpson_rule_2d():
 def test_nonlinear_model_only_takes_small_latents():
     with pytest.raises(ValueError, match="1 or 2"):
         toy.TinyBernoulliDecoder(latent_dim=3)
+
+
+def test_bernoulli_log_likelihood_computes_the_logits_once_and_matches_scipy():
+    model = toy.TinyBernoulliDecoder(num_pixels=5, latent_dim=2, seed=1)
+    x, _ = model.sample(3, seed=0)
+    z = np.random.default_rng(2).normal(size=(4, 3, 2))
+    calls = []
+    logits_of = model.logits
+    model.logits = lambda z: calls.append(1) or logits_of(z)
+    got = model.log_likelihood(x, z).numpy()
+    assert len(calls) == 1  # the decoder runs once, not twice, per call (a 401^2 grid in log_marginal)
+    probabilities = 1.0 / (1.0 + np.exp(-logits_of(z).numpy()))
+    expected = stats.bernoulli(probabilities).logpmf(np.broadcast_to(x, probabilities.shape)).sum(-1)
+    np.testing.assert_allclose(got, expected, rtol=1e-10)

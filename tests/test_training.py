@@ -1,5 +1,6 @@
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -168,8 +169,9 @@ def test_a_checkpoint_path_must_end_in_keras(small, tmp_path):
 def test_a_checkpoint_of_another_latent_size_is_refused(small, tmp_path):
     path = tmp_path / "model.keras"
     training.train(models.CVAE(2, seed=0), *small, epochs=1, checkpoint=path, verbose=0)
-    with pytest.raises(training.CheckpointMismatchError, match="latent_dim=2.*latent_dim=3"):
+    with pytest.raises(training.CheckpointMismatchError, match="latent_dim=2.*latent_dim=3") as error:
         training.train(models.CVAE(3, seed=0), *small, epochs=2, checkpoint=path, verbose=0)
+    assert "delete" not in str(error.value) and "VAE_CHECKPOINT_DIR" in str(error.value)
     with pytest.raises(training.CheckpointMismatchError, match="beta=1.0.*beta=4.0"):
         training.train(models.CVAE(2, seed=0, beta=4.0), *small, epochs=2, checkpoint=path, verbose=0)
 
@@ -184,8 +186,12 @@ def test_a_checkpoint_with_more_epochs_than_asked_is_refused(small, tmp_path):
 def test_a_corrupt_checkpoint_names_the_file_and_the_fix(small, tmp_path):
     path = tmp_path / "model.keras"
     path.write_bytes(os.urandom(2000))
-    with pytest.raises(training.CheckpointMismatchError, match="delete it"):
+    before = path.read_bytes()
+    with pytest.raises(training.CheckpointMismatchError, match="another checkpoint path") as error:
         training.train(models.CVAE(2), *small, epochs=1, checkpoint=path)
+    # The file may be someone's only copy of something: never advise deleting it.
+    assert str(path) in str(error.value) and "delete" not in str(error.value)
+    assert path.read_bytes() == before
 
 
 def test_steps_per_execution_keeps_an_epoch_one_pass_over_the_data(bundled):
@@ -195,3 +201,188 @@ def test_steps_per_execution_keeps_an_epoch_one_pass_over_the_data(bundled):
         run = training.train(models.CVAE(2, seed=0), train, test, epochs=2, steps_per_execution=steps, verbose=0)
         assert int(run.model.optimizer.iterations.numpy()) == 20
         assert run.model.steps_per_execution == expected_per_execution
+
+
+# Issue 13: nothing silently wrong, nothing lost.
+
+class _CountBatches(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.count += 1
+
+
+def test_pixels_outside_the_unit_range_are_refused_before_training(small):
+    grey = np.linspace(0, 255, 64 * 784, dtype=np.float32).reshape(64, 28, 28, 1)
+    scale_255 = tf.data.Dataset.from_tensor_slices(grey).batch(32)
+    counter = _CountBatches()
+    # v0.1.0 trained on these to an "ELBO" of about -4e19 per image without a word.
+    with pytest.raises(ValueError, match=r"train_data's first batch: expected pixel values in \[0, 1\]; "
+                                         r"got values from 0 to 127\.497\. Divide by 255"):
+        training.train(models.CVAE(2), scale_255, small[1], epochs=1, callbacks=[counter], verbose=0)
+    with pytest.raises(ValueError, match=r"test_data's first batch: expected pixel values in \[0, 1\]"):
+        training.train(models.CVAE(2), small[0], scale_255, epochs=1, callbacks=[counter], verbose=0)
+    nan_first = grey / 255.0
+    nan_first[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="train_data's first batch contain NaN or infinite values"):
+        training.train(models.CVAE(2), tf.data.Dataset.from_tensor_slices(nan_first).batch(32), small[1],
+                       epochs=1, callbacks=[counter], verbose=0)
+    assert counter.count == 0
+
+
+def test_a_nan_test_elbo_stops_training_naming_the_test_set_before_the_checkpoint(bundled, small, tmp_path):
+    test = data.binarize_static(bundled.test_images[:64])
+    test[40, 5, 5, 0] = np.nan  # second batch: the cheap first-batch check cannot see it
+    poisoned = tf.data.Dataset.from_tensor_slices(test).batch(32)
+    path = tmp_path / "model.keras"
+    with pytest.raises(training.NonFiniteLossError, match=r"the test set \(test_data\).*not written to the checkpoint"):
+        training.train(models.CVAE(2, seed=0), small[0], poisoned, epochs=2, checkpoint=path, verbose=0)
+    assert not path.exists()
+
+
+def test_a_symlinked_checkpoint_is_written_through_and_stays_a_link(small, tmp_path):
+    drive = tmp_path / "drive"  # e.g. Google Drive, mounted in Colab
+    drive.mkdir()
+    target = drive / "model.keras"
+    link = tmp_path / "model.keras"
+    link.symlink_to(target)  # dangling until the first save
+    training.train(models.CVAE(2, seed=0), *small, epochs=1, checkpoint=link, verbose=0)
+    assert link.is_symlink() and training.checkpoint_state(target)["epochs_done"] == 1
+    run = training.train(models.CVAE(2, seed=0), *small, epochs=2, checkpoint=link, verbose=0)
+    assert run.resumed_from == 1
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert training.checkpoint_state(target)["epochs_done"] == 2
+    assert sorted(p.name for p in drive.iterdir()) == ["model.keras"]  # no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["drive", "model.keras"]
+
+
+def test_a_checkpoint_folder_that_is_a_file_is_refused_before_training(small, tmp_path):
+    not_a_folder = tmp_path / "checkpoints"
+    not_a_folder.write_text("my notes")
+    counter = _CountBatches()
+    with pytest.raises(ValueError, match=r"Cannot write the checkpoint .*checkpoints is a file, not a folder.*"
+                                         r"VAE_CHECKPOINT_DIR.*Nothing was trained yet"):
+        training.train(models.CVAE(2), *small, epochs=1, checkpoint=not_a_folder / "model.keras",
+                       callbacks=[counter], verbose=0)
+    assert counter.count == 0 and not_a_folder.read_text() == "my notes"
+
+
+_READ_ONLY_SCRIPT = """
+import sys
+from vae_helpers import data, models, training
+mnist = data.load_mnist("bundled")
+train = data.make_dataset(mnist.train_images[:64], 32)
+test = data.make_dataset(mnist.test_images[:32], 32, shuffle=False)
+try:
+    training.train(models.CVAE(2), train, test, epochs=1, checkpoint=sys.argv[1] + "/model.keras", verbose=0)
+except ValueError as error:
+    print("REFUSED", error)
+"""
+
+
+def test_a_read_only_checkpoint_folder_is_refused_before_training(tmp_path):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        command = [sys.executable, "-c", _READ_ONLY_SCRIPT, str(folder)]
+    else:  # root writes through permissions: make the folder a read-only mount instead
+        if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"]).returncode != 0:
+            pytest.skip("running as root without unshare -m: cannot make a read-only folder")
+        command = ["unshare", "-m", "sh", "-c",
+                   'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" && exec "$0" -c "$2" "$1"',
+                   sys.executable, str(folder), _READ_ONLY_SCRIPT]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    finally:
+        folder.chmod(0o755)
+    assert result.returncode == 0, result.stderr[-2000:]
+    # v0.1.0: [Errno 30] or [Errno 13] after the first epoch's training was spent.
+    assert "REFUSED Cannot write the checkpoint" in result.stdout, result.stdout + result.stderr[-2000:]
+    assert "cannot be written" in result.stdout and "Nothing was trained yet" in result.stdout
+    assert list(folder.iterdir()) == []
+
+
+def test_a_failed_save_removes_its_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.keras"
+    model = models.CVAE(2, seed=0)
+    training._save(str(path), model, {"elbo": [1.0]})
+    before = path.read_bytes()
+
+    def disk_full(self, filepath, *args, **kwargs):
+        with open(filepath, "wb") as partial:
+            partial.write(b"PK\x03\x04" + bytes(100_000))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "save", disk_full)
+    for _ in range(3):  # each retry used to leave one more hidden file
+        with pytest.raises(OSError, match="No space left"):
+            training._save(str(path), model, {"elbo": [1.0, 2.0]})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
+    assert path.read_bytes() == before
+
+
+def test_a_model_saved_by_hand_is_not_called_corrupt_or_deleted(small, tmp_path):
+    path = tmp_path / "my_model.keras"
+    models.CVAE(2, seed=0).save(path)
+    before = path.read_bytes()
+    with pytest.raises(training.CheckpointMismatchError, match="is a Keras model file but not a checkpoint") as error:
+        training.train(models.CVAE(2, seed=0), *small, epochs=1, checkpoint=path, verbose=0)
+    assert "another checkpoint path" in str(error.value) and "delete" not in str(error.value)
+    assert path.read_bytes() == before
+
+
+def test_a_checkpoint_of_another_architecture_names_the_fix(small, tmp_path, monkeypatch):
+    path = tmp_path / "model.keras"
+    training._save(str(path), models.CVAE(2, seed=0), {"elbo": [1.0]})  # a checkpoint of one epoch
+    before = path.read_bytes()
+
+    def another_decoder(latent_dim):  # as if a later version of the book changed the decoder
+        return keras.Sequential([
+            keras.Input((latent_dim,)), keras.layers.Dense(7 * 7 * 8, activation="relu"),
+            keras.layers.Reshape((7, 7, 8)), keras.layers.Conv2DTranspose(1, 4, strides=4, padding="same"),
+        ], name="decoder")
+
+    monkeypatch.setattr(models, "make_decoder", another_decoder)
+    with pytest.raises(training.CheckpointMismatchError, match="cannot load .*another architecture") as error:
+        training.train(models.CVAE(2, seed=0), *small, epochs=2, checkpoint=path, verbose=0)
+    assert "another checkpoint path" in str(error.value) and "delete" not in str(error.value)
+    assert path.read_bytes() == before
+
+
+def test_numpy_learning_rates_are_accepted(small):
+    learning_rate = np.float32(2e-3)  # v0.1.0: "must be a positive number ... got 0.002"
+    run = training.train(models.CVAE(2, seed=0), *small, epochs=1, learning_rate=learning_rate, verbose=0)
+    assert float(run.model.optimizer.learning_rate.numpy()) == pytest.approx(2e-3)
+
+
+def test_one_default_learning_rate_the_books():
+    from vae_helpers import runs
+
+    assert training.DEFAULT_LEARNING_RATE == runs.LEARNING_RATE == 1e-3
+
+
+def test_empty_datasets_are_named(small):
+    empty = small[0].take(0)
+    with pytest.raises(ValueError, match=r"train_data is empty \(0 batches\)"):
+        training.train(models.CVAE(2), empty, small[1], epochs=1)
+    with pytest.raises(ValueError, match=r"test_data is empty \(0 batches\)"):
+        training.train(models.CVAE(2), small[0], small[1].take(0), epochs=1)
+
+
+def test_a_checkpoint_of_other_data_is_refused_and_kept(small, tmp_path):
+    path = tmp_path / "model.keras"
+    training.train(models.CVAE(2, seed=0), *small, epochs=1, checkpoint=path, data_fingerprint="a" * 64, verbose=0)
+    assert training.checkpoint_state(path)["data_fingerprint"] == "a" * 64
+    before = path.read_bytes()
+    with pytest.raises(training.CheckpointMismatchError, match="fingerprint aaaaaaaaaaaa.*fingerprint bbbbbbbbbbbb"):
+        training.train(models.CVAE(2, seed=0), *small, epochs=2, checkpoint=path, data_fingerprint="b" * 64, verbose=0)
+    assert path.read_bytes() == before
+    # A checkpoint of v0.1.0 has no fingerprint: it cannot vouch for its data either.
+    old = tmp_path / "old.keras"
+    training._save(str(old), models.CVAE(2, seed=0), {"elbo": [1.0]})
+    with pytest.raises(training.CheckpointMismatchError, match="data of unknown fingerprint"):
+        training.train(models.CVAE(2, seed=0), *small, epochs=2, checkpoint=old, data_fingerprint="a" * 64, verbose=0)

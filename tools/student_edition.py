@@ -1,6 +1,11 @@
 """Writes the student edition of the book's notebooks: every solution removed, everything else kept.
 
-    python tools/student_edition.py OUTPUT_DIR
+    python tools/student_edition.py OUTPUT_DIR [--overwrite]
+
+OUTPUT_DIR must be new or empty: a folder that holds anything already (a learner's own work) is
+refused unless --overwrite is given, and then only the chapter notebooks in it are replaced. The
+book's own notebooks are never written to, however they are reached (a symbolic link, a bind
+mount, hard links): folders and files are compared by identity (os.path.samefile), not by name.
 
 A cell is a solution if its metadata tags include "solution": the hidden code cell that solves a
 coding exercise, and the dropdown that explains it. Exercise statements, the starter code (which
@@ -8,6 +13,8 @@ returns None) and the check cells stay, so each check prints "Not done yet" unti
 fills the function in; the notebooks still run from top to bottom.
 """
 
+import argparse
+import os
 import pathlib
 import sys
 
@@ -32,14 +39,42 @@ def student_edition(source, destination):
     return removed
 
 
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
+
+
 def main(argv):
-    if len(argv) != 1:
-        raise SystemExit(__doc__)
-    output = pathlib.Path(argv[0])
-    if output.resolve() == (ROOT / "notebooks").resolve():
-        raise SystemExit("refusing to overwrite the book's own notebooks: choose another OUTPUT_DIR")
+    parser = argparse.ArgumentParser(
+        description="Write the book's notebooks without their solution cells.", epilog=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("output", metavar="OUTPUT_DIR", help="a new or empty folder")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the chapter notebooks in a folder that is not empty")
+    args = parser.parse_args(argv)
+    output, book = pathlib.Path(args.output), ROOT / "notebooks"
+    sources = sorted(book.glob("*.ipynb"))
+    # By identity: a bind mount or a link of notebooks/ has another name but the same files.
+    if _same_file(output, book) or any(_same_file(output / s.name, s) for s in sources):
+        raise SystemExit(
+            f"refusing to write to {output}: it holds the book's own notebooks ({book}), and the "
+            "student edition would remove their solutions. Choose another OUTPUT_DIR."
+        )
+    if output.exists() and not output.is_dir():
+        raise SystemExit(f"refusing to write to {output}: it is a file, not a folder. Choose another OUTPUT_DIR.")
+    existing = sorted(entry.name for entry in output.iterdir()) if output.is_dir() else []
+    if existing and not args.overwrite:
+        shown = ", ".join(existing[:3]) + (", ..." if len(existing) > 3 else "")
+        raise SystemExit(
+            f"refusing to write to {output}: it is not empty ({len(existing)} entries: {shown}), "
+            "and a learner's notebooks there would be overwritten. Choose a new or empty folder, "
+            "or pass --overwrite to replace the chapter notebooks in it."
+        )
     output.mkdir(parents=True, exist_ok=True)
-    for source in sorted((ROOT / "notebooks").glob("*.ipynb")):
+    for source in sources:
         removed = student_edition(source, output / source.name)
         print(f"{source.name}: {removed} solution cell(s) removed")
 

@@ -7,6 +7,7 @@ binarised pipelines turn them into 0/1 pixels for the Bernoulli decoder.
 import contextlib
 import dataclasses
 import gzip
+import hashlib
 import importlib.resources
 import io
 import os
@@ -19,7 +20,9 @@ from vae_helpers import config
 
 IMAGE_SHAPE = (28, 28, 1)
 BUNDLED_TEST_SIZE = 1000
-BINARIZATIONS = ("static", "dynamic", "none")
+BINARIZATIONS = ("static", "dynamic", "as_is")
+RENAMED_BINARIZATIONS = {"none": "as_is"}
+"""Old names of binarisations (vae_helpers 0.1), refused with their new name."""
 MNIST_ENV = "VAE_MNIST"
 """The environment variable naming a local MNIST-format .npz that `load_mnist()` reads instead of
 downloading (a course's own copy, or a full-size rehearsal)."""
@@ -68,7 +71,10 @@ def load_mnist(source="auto", seed=config.SEED):
                 f"or unset {MNIST_ENV} to download MNIST."
             )
         return _from_npz(path)
-    if isinstance(source, os.PathLike) or (isinstance(source, str) and source.endswith(".npz")):
+    # An existing path that is not an .npz (a CSV, a folder) is read as a file too, so that the
+    # error says what the file is, not that the source name is unknown.
+    named = isinstance(source, str) and source not in ("auto", "keras", "bundled")
+    if isinstance(source, os.PathLike) or (named and (source.endswith(".npz") or os.path.exists(source))):
         return _from_npz(os.fspath(source))
     if source == "keras":
         return _from_keras()
@@ -151,12 +157,13 @@ def _from_npz(path):
             f"No MNIST file at {path!r}: check the path, or use load_mnist('auto') to download it."
         )
     keys = ("x_train", "y_train", "x_test", "y_test")
-    corrupt = (
-        f"{path!r} is corrupt or truncated (not a readable .npz archive): delete it and download it "
-        "again, or use load_mnist('bundled')."
-    )
+    if os.path.isdir(path):
+        raise ValueError(
+            f"{path!r} is a folder, not an .npz file: pass the path of the .npz file itself "
+            "(the Keras MNIST layout), or use load_mnist('bundled')."
+        )
     if not zipfile.is_zipfile(path):
-        raise ValueError(corrupt)
+        raise ValueError(_not_an_npz(path))
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in keys if key not in archive.files]
@@ -167,9 +174,33 @@ def _from_npz(path):
                 )
             arrays = [archive[key] for key in keys]
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
-        raise ValueError(corrupt) from None
+        raise ValueError(_not_an_npz(path)) from None
     return _make(*arrays, path, f"MNIST from {os.path.basename(path)} "
                                 f"({len(arrays[0]):,} train / {len(arrays[2]):,} test images)")
+
+
+def _not_an_npz(path):
+    """What to say about a file that is not a readable .npz archive. The file is never touched:
+    it may be the user's only copy of something else."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if head and text is not None and all(c.isprintable() or c in "\r\n\t" for c in text):
+        kind = "a CSV file" if "," in text else "a text file"
+        return (
+            f"{path!r} is {kind}, not an .npz archive: load_mnist reads .npz files holding x_train, "
+            "y_train, x_test and y_test (the Keras MNIST layout). Save your arrays with "
+            "numpy.savez('my_mnist.npz', x_train=..., y_train=..., x_test=..., y_test=...) and pass "
+            "that new path, or use load_mnist('bundled')."
+        )
+    return (
+        f"{path!r} is corrupt or truncated (not a readable .npz archive). If it is a download that "
+        "broke off, download MNIST again to a new path (this file was left as it is), or use "
+        "load_mnist('bundled')."
+    )
 
 
 def _make(x_train, y_train, x_test, y_test, source, description):
@@ -177,6 +208,11 @@ def _make(x_train, y_train, x_test, y_test, source, description):
         if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
             raise ValueError(
                 f"MNIST x_{split} must be uint8 of shape (N, 28, 28); got {x.dtype} {x.shape}."
+            )
+        if len(x) == 0:
+            raise ValueError(
+                f"MNIST x_{split} holds no images (shape {x.shape}): a train/test split needs at "
+                "least one image on each side."
             )
         if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
             raise ValueError(
@@ -195,7 +231,17 @@ def to_unit_images(images):
     """Checks images and returns them as float32 of shape (N, 28, 28, 1) with values in [0, 1].
 
     Args:
-      images: uint8 pixels 0-255, or floats in [0, 1]; shape (N, 28, 28) or (N, 28, 28, 1).
+      images: at least one image, of shape (N, 28, 28) or (N, 28, 28, 1), as
+        - uint8 pixels 0-255, divided by 255. A uint8 array holding only 0s and 1s is taken to be
+          binarised already (how binarised MNIST is often stored) and kept as 0/1: divided by 255
+          it would be blank. (An image of 0-255 pixels whose brightest pixel is 1 is black to the
+          eye; it becomes 0/1 too.)
+        - bool pixels, as 0/1;
+        - floats in [0, 1], kept as they are.
+    Returns:
+      float32 array of shape (N, 28, 28, 1).
+    Raises:
+      ValueError naming the fix for another shape or dtype, values outside [0, 1], NaN or no images.
     """
     images = np.asarray(images)
     if images.ndim == 3 and images.shape[1:] == (28, 28):
@@ -207,20 +253,67 @@ def to_unit_images(images):
         elif images.ndim == 4 and images.shape[1] == 1:
             hint = " Channels come first: move them last with np.moveaxis(images, 1, -1)."
         raise ValueError(f"Expected images of shape (N, 28, 28, 1); got {images.shape}.{hint}")
+    if len(images) == 0:
+        raise ValueError(
+            f"Expected at least one image; got an empty array of shape {images.shape}: "
+            "check the slice or split that produced it."
+        )
+    if images.dtype == np.bool_:
+        return images.astype(np.float32)
     if images.dtype == np.uint8:
+        if images.max() <= 1:
+            return images.astype(np.float32)
         return images.astype(np.float32) / 255.0
     if not np.issubdtype(images.dtype, np.floating):
         raise ValueError(
             f"Expected uint8 pixels (0-255) or floats in [0, 1]; got dtype {images.dtype}. "
             "Convert with images.astype('float32') / 255."
         )
-    if not np.all(np.isfinite(images)):
-        raise ValueError("Images contain NaN or infinite values: check how they were produced.")
-    low, high = float(images.min(initial=0.0)), float(images.max(initial=0.0))
-    if low < 0.0 or high > 1.0:
-        fix = " Divide by 255." if high <= 255.0 and low >= 0.0 else ""
-        raise ValueError(f"Expected pixel values in [0, 1]; got values from {low:g} to {high:g}.{fix}")
+    check_pixel_range(images)
     return images.astype(np.float32)
+
+
+def check_pixel_range(values, what="Images"):
+    """Raises a ValueError that names the fix unless every value is a finite number in [0, 1].
+
+    Args:
+      values: array-like of pixels, any shape (a batch, a whole set).
+      what: how the message names `values`, e.g. "train_data's first batch".
+    """
+    values = np.asarray(values)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"{what} contain NaN or infinite values: check how they were produced "
+            "(pixels must be numbers in [0, 1])."
+        )
+    low, high = float(values.min(initial=0.0)), float(values.max(initial=0.0))
+    if low < 0.0 or high > 1.0:
+        if low >= 0.0 and high <= 255.0:
+            fix = " Divide by 255 (they look like 0-255 pixels): images / 255.0."
+        elif low >= -1.0 and high <= 1.0:
+            fix = " They look scaled to [-1, 1]: map them back with (images + 1) / 2."
+        else:
+            fix = " Rescale them: (images - images.min()) / (images.max() - images.min())."
+        raise ValueError(
+            f"{what}: expected pixel values in [0, 1]; got values from {low:g} to {high:g}.{fix}"
+        )
+
+
+def fingerprint(*arrays):
+    """A stable name for the contents of `arrays`: the SHA-256 of each one's dtype, shape and bytes.
+
+    Equal arrays give equal fingerprints on any machine; one changed pixel changes it. About 0.2 s
+    for full MNIST as float32.
+
+    Returns:
+      a 64-character hexadecimal string.
+    """
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape};".encode())
+        digest.update(array.reshape(-1).view(np.uint8))
+    return digest.hexdigest()
 
 
 def binarize_static(images, threshold=0.5):
@@ -240,7 +333,8 @@ def binarize_dynamic(images, seed):
     """One Bernoulli draw per pixel, with success probability the pixel's intensity.
 
     Args:
-      images: float32 tensor with values in [0, 1], any shape.
+      images: float32 tensor with values in [0, 1], any shape (checked when called eagerly; inside
+        a `tf.data` map, `make_dataset` has checked them already).
       seed: int tensor of shape (2,), for `tf.random.stateless_uniform`.
     Returns:
       float32 tensor of `images`' shape holding 0.0 and 1.0.
@@ -248,6 +342,8 @@ def binarize_dynamic(images, seed):
     import tensorflow as tf
 
     images = tf.convert_to_tensor(images, tf.float32)
+    if tf.executing_eagerly():
+        check_pixel_range(images.numpy(), "binarize_dynamic's images")
     return tf.cast(tf.random.stateless_uniform(tf.shape(images), seed) < images, tf.float32)
 
 
@@ -258,7 +354,8 @@ def make_dataset(images, batch_size=32, binarization="static", shuffle=True, see
       images: see `to_unit_images`.
       batch_size: positive int (the TF tutorial uses 32).
       binarization: "static" (thresholded once), "dynamic" (a fresh Bernoulli draw every epoch)
-        or "none" (grey levels, for pictures rather than the Bernoulli likelihood).
+        or "as_is" (the images as they are: 0/1 images already binarised, or grey levels for
+        pictures; called "none" in vae_helpers 0.1).
       shuffle: reshuffle every epoch (for training); False keeps the order (for evaluation).
       seed: seeds the shuffle and the dynamic draws, so a run repeats exactly.
     Returns:
@@ -267,6 +364,11 @@ def make_dataset(images, batch_size=32, binarization="static", shuffle=True, see
     import tensorflow as tf
 
     batch_size = config.positive_int("batch_size", batch_size)
+    if binarization in RENAMED_BINARIZATIONS:
+        raise ValueError(
+            f"binarization={binarization!r} is now called {RENAMED_BINARIZATIONS[binarization]!r} "
+            "(the images are used as they are): pass that name instead."
+        )
     if binarization not in BINARIZATIONS:
         raise ValueError(f"binarization must be one of {BINARIZATIONS}; got {binarization!r}.")
     images = binarize_static(images) if binarization == "static" else to_unit_images(images)

@@ -3,7 +3,7 @@
 import numpy as np
 from scipy import stats
 
-from vae_helpers import config
+from vae_helpers import config, data
 
 INTERPOLATIONS = ("linear", "spherical")
 
@@ -66,10 +66,14 @@ def encode(model, images, batch_size=256):
 
     Args:
       model: a `CVAE`.
-      images: float32 (N, 28, 28, 1) 0/1 images.
+      images: (N, 28, 28, 1) images with values in [0, 1], 0/1 as the model was trained on
+        (checked and converted by `vae_helpers.data.to_unit_images`).
+      batch_size: positive int, images encoded at once.
     Returns:
       (means, logvars), float32 arrays of shape (N, latent_dim) each.
     """
+    images = data.to_unit_images(images)
+    batch_size = config.positive_int("batch_size", batch_size)
     batches = [model.encode(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
     return tuple(np.concatenate([np.asarray(batch[j]) for batch in batches], axis=0) for j in (0, 1))
 

@@ -4,6 +4,12 @@ A run is named by everything that defines it (latent size, beta, binarisation, d
 mode), and its checkpoint lives under that name. So chapter 6 finds the model chapter 5 trained, a
 chapter run on its own trains the model it needs instead of failing, and a quick-mode checkpoint is
 never mistaken for a full-mode one.
+
+The data are named by a fingerprint of the very images a run trains and is tested on (a SHA-256 of
+their bytes): its first 8 hex digits are in the checkpoint's name, so another split of the bundled
+digits, or another file that is also called mnist.npz, gets a checkpoint of its own; the whole of it
+is in the checkpoint's run record, and a checkpoint whose record names other data is refused (never
+overwritten: it may be someone's only copy) with a `training.CheckpointMismatchError`.
 """
 
 import os
@@ -13,9 +19,8 @@ from vae_helpers import config, data, models, training
 BATCH_SIZE = 32
 """The TF tutorial's batch size, used for every run in the book."""
 
-LEARNING_RATE = 1e-3
-"""Adam's default step size (the keras-io VAE example's). The TF tutorial's 1e-4 suits its 18,750 steps
-over full MNIST; over the bundled subset's 5,000 steps it leaves the 2-D model far from converged."""
+LEARNING_RATE = training.DEFAULT_LEARNING_RATE
+"""Adam's step size for every book run: `training.DEFAULT_LEARNING_RATE`, where it is explained."""
 
 FULL_EPOCHS = {"keras": 10, "bundled": 40}
 """Full-mode epochs by data size: the TF tutorial's 10 passes over full MNIST's 60,000 digits ("keras"),
@@ -36,7 +41,13 @@ QUICK_TEST_IMAGES = 256
 
 def checkpoint_dir():
     """Where runs are saved: $VAE_CHECKPOINT_DIR, else `checkpoints/` in the working directory."""
-    return os.environ.get("VAE_CHECKPOINT_DIR", "checkpoints")
+    directory = os.environ.get("VAE_CHECKPOINT_DIR", "checkpoints")
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise ValueError(
+            f"VAE_CHECKPOINT_DIR={directory!r} is a file, not a folder: set VAE_CHECKPOINT_DIR to a "
+            "folder (it is created if missing), or unset it to use checkpoints/."
+        )
+    return directory
 
 
 def source_tag(mnist):
@@ -67,13 +78,30 @@ def test_images(mnist, binarization="dynamic"):
     return data.binarize_once(mnist.test_images[:count], binarization)
 
 
-def run_name(mnist, latent_dim, beta=1.0, binarization="dynamic"):
-    """The checkpoint file name of a book run, e.g. "cvae-latent2-beta1-dynamic-bundled-full.keras"."""
+def data_fingerprint(mnist, binarization="dynamic"):
+    """The fingerprint of what a book run trains and is tested on: `data.fingerprint` of
+    `train_images(mnist)` and `test_images(mnist, binarization)` (so it differs by mode too)."""
+    return _run_data(mnist, binarization)[2]
+
+
+def _run_data(mnist, binarization):
+    """(training images, binarised test images, their fingerprint) of a book run."""
+    train, test = train_images(mnist), test_images(mnist, binarization)
+    return train, test, data.fingerprint(train, test)
+
+
+def run_name(mnist, latent_dim, beta=1.0, binarization="dynamic", fingerprint=None):
+    """The checkpoint file name of a book run, e.g.
+    "cvae-latent2-beta1-dynamic-bundled-1a2b3c4d-full.keras", where 1a2b3c4d starts the data's
+    fingerprint (`data_fingerprint`; computed here unless given)."""
     mode = "quick" if config.is_quick() else "full"
-    return f"cvae-latent{latent_dim}-beta{beta:g}-{binarization}-{source_tag(mnist)}-{mode}.keras"
+    fingerprint = fingerprint or data_fingerprint(mnist, binarization)
+    return (f"cvae-latent{latent_dim}-beta{beta:g}-{binarization}-{source_tag(mnist)}-"
+            f"{fingerprint[:8]}-{mode}.keras")
 
 
-def book_model(mnist, latent_dim, *, beta=1.0, binarization="dynamic", on_epoch_end=None, verbose="auto"):
+def book_model(mnist, latent_dim, *, beta=1.0, binarization="dynamic", on_epoch_end=None, callbacks=(),
+               verbose="auto"):
     """Trains one of the book's models, resuming or loading its checkpoint when there is one.
 
     Args:
@@ -82,18 +110,21 @@ def book_model(mnist, latent_dim, *, beta=1.0, binarization="dynamic", on_epoch_
       beta: weight of the KL term in the training loss (1.0: the ELBO).
       binarization: "dynamic" (the book's default: a fresh draw of every pixel each epoch) or
         "static" (the TF tutorial's threshold at 0.5); the test set is binarised the same way, once.
-      on_epoch_end, verbose: as in `vae_helpers.training.train`.
+      on_epoch_end, callbacks, verbose: as in `vae_helpers.training.train` (`notebook.fit_log`
+        gives callbacks and verbose that print one line per epoch).
     Returns:
       A `vae_helpers.training.TrainingRun`; `run.history["val_elbo"]` is the test ELBO per epoch.
+    Raises:
+      training.CheckpointMismatchError: the checkpoint of this name holds a run on other data or
+        of other settings (the message names the fix: another VAE_CHECKPOINT_DIR).
     """
     if binarization not in ("static", "dynamic"):
         raise ValueError(f"binarization must be 'static' or 'dynamic'; got {binarization!r}.")
+    train, test, fingerprint = _run_data(mnist, binarization)
     train_data = data.make_dataset(
-        train_images(mnist), batch_size=BATCH_SIZE, binarization=binarization, shuffle=True, seed=config.SEED
+        train, batch_size=BATCH_SIZE, binarization=binarization, shuffle=True, seed=config.SEED
     )
-    test_data = data.make_dataset(
-        test_images(mnist, binarization), batch_size=BATCH_SIZE, binarization="none", shuffle=False
-    )
+    test_data = data.make_dataset(test, batch_size=BATCH_SIZE, binarization="as_is", shuffle=False)
     return training.train(
         models.CVAE(latent_dim, seed=config.SEED, beta=beta),
         train_data,
@@ -101,7 +132,9 @@ def book_model(mnist, latent_dim, *, beta=1.0, binarization="dynamic", on_epoch_
         epochs_for(mnist),
         learning_rate=LEARNING_RATE,
         steps_per_execution=STEPS_PER_EXECUTION,
-        checkpoint=os.path.join(checkpoint_dir(), run_name(mnist, latent_dim, beta, binarization)),
+        checkpoint=os.path.join(checkpoint_dir(), run_name(mnist, latent_dim, beta, binarization, fingerprint)),
+        data_fingerprint=fingerprint,
         on_epoch_end=on_epoch_end,
+        callbacks=callbacks,
         verbose=verbose,
     )

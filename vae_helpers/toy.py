@@ -122,8 +122,9 @@ class TinyBernoulliDecoder:
 
     def log_likelihood(self, x, z):
         """log p(x|z). x: (batch, P) of 0/1; z: (..., batch, d) -> (..., batch)."""
+        logits = self.logits(z)
         cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(
-            labels=tf.broadcast_to(tf.cast(x, DTYPE), self.logits(z).shape), logits=self.logits(z)
+            labels=tf.broadcast_to(tf.cast(x, DTYPE), logits.shape), logits=logits
         )
         return -tf.reduce_sum(cross_entropy, axis=-1)
 

@@ -7,6 +7,7 @@ temporary file and renamed over the old one, so a kill at any moment leaves eith
 epoch's checkpoint or the new one, never half of one.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -18,13 +19,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vae_helpers import config, models
+from vae_helpers import config, data, models
 
 STATE_ENTRY = "vae_helpers_training.json"
 """The name of the run record inside a checkpoint's zip archive (Keras ignores entries it does not know)."""
 
-DEFAULT_LEARNING_RATE = 1e-4
-"""Adam's step size in the TF tutorial."""
+DEFAULT_LEARNING_RATE = 1e-3
+"""Adam's step size for every run in the book: Adam's default (the keras-io VAE example's). The TF
+tutorial's 1e-4 suits its 18,750 steps over full MNIST; over the bundled subset's 5,000 steps it
+leaves the 2-D model far from converged."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -66,6 +69,7 @@ def train(
     *,
     learning_rate=DEFAULT_LEARNING_RATE,
     checkpoint=None,
+    data_fingerprint=None,
     on_epoch_end=None,
     callbacks=(),
     steps_per_execution=1,
@@ -80,6 +84,11 @@ def train(
       epochs: total epochs of the run, counting those a checkpoint already holds.
       learning_rate: Adam's step size, used when the run starts fresh.
       checkpoint: path of a `.keras` file written after every epoch; an existing one is resumed.
+        A symbolic link is written through (its target advances, the link stays). Its folder
+        must be writable: that is checked before the first step, not after the first epoch.
+      data_fingerprint: a string that names the data (e.g. `vae_helpers.data.fingerprint` of
+        the training and test images), stored in the checkpoint; resuming a checkpoint whose
+        fingerprint differs raises `CheckpointMismatchError`. None: not recorded or compared.
       on_epoch_end: called as on_epoch_end(epoch, model, logs) after each epoch's checkpoint, with
         epoch counted from 1 (for pictures of progress).
       callbacks: further Keras callbacks for `fit`.
@@ -91,121 +100,269 @@ def train(
     """
     epochs = config.positive_int("epochs", epochs)
     steps_per_execution = config.positive_int("steps_per_execution", steps_per_execution)
-    if not (isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool)
+    if not (isinstance(learning_rate, (int, float, np.integer, np.floating))
+            and not isinstance(learning_rate, (bool, np.bool_))
             and math.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a positive number (the tutorial uses 1e-4); got {learning_rate!r}.")
+        raise ValueError(
+            f"learning_rate must be a positive number (the book uses {DEFAULT_LEARNING_RATE:g}); "
+            f"got {learning_rate!r}."
+        )
+    learning_rate = float(learning_rate)
     if not isinstance(model, models.CVAE):
         raise TypeError(f"train expects a vae_helpers.models.CVAE; got {type(model).__name__}.")
     _check_dataset("train_data", train_data)
     _check_dataset("test_data", test_data)
     num_batches = _num_batches("train_data", train_data)
+    if int(test_data.cardinality()) == 0:
+        raise ValueError(_empty("test_data"))
     if checkpoint is not None:
         checkpoint = os.fspath(checkpoint)
         if not checkpoint.endswith(".keras"):
             raise ValueError(f"checkpoint must be a path ending in .keras; got {checkpoint!r}.")
+    if data_fingerprint is not None and not isinstance(data_fingerprint, str):
+        raise TypeError(f"data_fingerprint must be a string or None; got {type(data_fingerprint).__name__}.")
 
     history, done = {}, 0
     if checkpoint is not None and os.path.exists(checkpoint):
-        model, history, done = _resume(checkpoint, model, epochs)
+        model, history, done = _resume(checkpoint, model, epochs, data_fingerprint)
         optimizer = model.optimizer  # with its saved state
     else:
         optimizer = keras.optimizers.Adam(learning_rate)
     if done >= epochs:
         return TrainingRun(model, history, resumed_from=done, seconds=0.0)
+    # Problems found here cost seconds; found by fit, they cost an epoch or come as a NaN "ELBO".
+    # Reading a batch draws one pass of a reshuffling pipeline: fresh and resumed runs both do it
+    # here, before the replay below, so a resumed run still sees what an uninterrupted one saw.
+    if checkpoint is not None:
+        _check_writable(checkpoint)
+    _check_first_batch("train_data", train_data)
+    _check_first_batch("test_data", test_data)
     # Keras runs whole executions: 4 steps at a time over 10 batches would take 12 per "epoch".
     steps_per_execution = max(d for d in range(1, steps_per_execution + 1) if num_batches % d == 0)
-    model.compile(optimizer=optimizer, steps_per_execution=steps_per_execution)
-
     # Every pass over a reshuffling pipeline draws the next order (and the next dynamic
     # binarisation). Replaying the passes already done, then repeating the pipeline as one
     # stream, gives the resumed epochs exactly the data an uninterrupted run would have seen.
     for _ in range(done):
         for _ in train_data.take(1):
             pass
-    recorder = _Recorder(model, history, checkpoint, on_epoch_end)
+    recorder = _Recorder(model, history, checkpoint, on_epoch_end, data_fingerprint)
     start = time.perf_counter()
-    # shuffle=False: the tf.data pipeline does its own shuffling (Keras warns otherwise).
-    model.fit(
-        train_data.repeat(),
-        steps_per_epoch=num_batches,
-        validation_data=test_data,
-        epochs=epochs,
+    fit(
+        model, train_data, test_data, epochs,
+        optimizer=optimizer,
+        num_batches=num_batches,
         initial_epoch=done,
+        steps_per_execution=steps_per_execution,
         callbacks=[_StopOnNonFiniteLoss(), recorder, *callbacks],
-        shuffle=False,
         verbose=verbose,
     )
     return TrainingRun(model, recorder.history, resumed_from=done, seconds=time.perf_counter() - start)
 
 
+# Every message about a checkpoint that cannot be used ends with this: the file may hold a learner's
+# only copy of hours of training, so the fix is never to delete it.
+_ANOTHER_PATH = (
+    "It was left as it is: pass another checkpoint path to train afresh (for the book's runs, set "
+    "VAE_CHECKPOINT_DIR to another folder)"
+)
+
+
+def fit(model, train_data, test_data, epochs, *, optimizer, num_batches,
+        initial_epoch=0, steps_per_execution=1, callbacks=(),
+        verbose="auto"):
+    """The heart of `train`: compile the model, then `fit` it, scoring the
+    test set after every epoch.
+
+    Args:
+      model: a `CVAE`.
+      train_data, test_data: datasets of image batches (batch, 28, 28, 1);
+        the training pipeline reshuffles itself on every pass.
+      epochs: the last epoch to train, counted from 1.
+      optimizer: a Keras optimizer (with its state, when resuming).
+      num_batches: batches in one pass over `train_data`.
+      initial_epoch: epochs already done (0 for a fresh run).
+      steps_per_execution: steps per call into the compiled graph.
+      callbacks: called by Keras after every batch and epoch.
+      verbose: `fit`'s verbosity.
+    Returns:
+      The `keras.callbacks.History` of this call.
+    """
+    model.compile(optimizer=optimizer,
+                  steps_per_execution=steps_per_execution)
+    return model.fit(
+        # One endless stream cut into epochs of num_batches steps: a resumed
+        # run continues the stream where the checkpoint left it.
+        train_data.repeat(),
+        steps_per_epoch=num_batches,
+        # test_step on the test set after every epoch: "val_elbo" and co.
+        validation_data=test_data,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        callbacks=list(callbacks),
+        # The pipeline shuffles itself; Keras must not (it warns otherwise).
+        shuffle=False,
+        verbose=verbose,
+    )
+
+
 def checkpoint_state(path):
-    """The run record of a checkpoint: {"epochs_done", "history", "latent_dim", "beta", "noise_state"}."""
+    """The run record of a checkpoint: {"epochs_done", "history", "latent_dim", "beta", "noise_state",
+    "data_fingerprint"} ("data_fingerprint" is None, or absent in checkpoints of vae_helpers 0.1)."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CheckpointMismatchError(f"{path} is a folder, not a checkpoint file. {_ANOTHER_PATH}.")
     try:
         with zipfile.ZipFile(path) as archive:
+            entries = archive.namelist()
+            if STATE_ENTRY not in entries:
+                kind = "a Keras model file" if "config.json" in entries else "a zip archive"
+                raise CheckpointMismatchError(
+                    f"{path} is {kind} but not a checkpoint written by vae_helpers.training.train "
+                    f"(it holds no run record, so it cannot be resumed). {_ANOTHER_PATH}; to use "
+                    "the model itself, load it with keras.models.load_model."
+                )
             return json.loads(archive.read(STATE_ENTRY))
-    except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as error:
+    except (zipfile.BadZipFile, json.JSONDecodeError) as error:
         raise CheckpointMismatchError(
-            f"{path} is not a checkpoint written by vae_helpers.training.train ({error}); "
-            "delete it to start the run afresh."
+            f"{path} is not a checkpoint written by vae_helpers.training.train ({error}: corrupt, "
+            f"truncated or another kind of file). {_ANOTHER_PATH}."
         ) from None
 
 
-def _resume(path, model, epochs):
+def _resume(path, model, epochs, data_fingerprint):
     state = checkpoint_state(path)
     for name in ("latent_dim", "beta"):
         if state[name] != getattr(model, name):
             raise CheckpointMismatchError(
                 f"{path} holds a model with {name}={state[name]}, but this run's model has "
-                f"{name}={getattr(model, name)}: use another checkpoint path, or delete the file to start afresh."
+                f"{name}={getattr(model, name)}. {_ANOTHER_PATH}."
             )
+    saved_fingerprint = state.get("data_fingerprint")
+    if data_fingerprint is not None and saved_fingerprint != data_fingerprint:
+        trained_on = ("data of unknown fingerprint" if saved_fingerprint is None
+                      else f"data with fingerprint {saved_fingerprint[:12]}")
+        raise CheckpointMismatchError(
+            f"{path} holds a model trained on {trained_on}, but this run's data has fingerprint "
+            f"{data_fingerprint[:12]}: resuming would mix two data sets, and its test ELBO would "
+            f"score images it may have trained on. {_ANOTHER_PATH}."
+        )
     if state["epochs_done"] > epochs:
         raise CheckpointMismatchError(
             f"{path} already holds {state['epochs_done']} epochs, more than the {epochs} asked for: "
             f"ask for epochs={state['epochs_done']} or more, or use another checkpoint path."
         )
-    loaded = keras.models.load_model(path)
+    try:
+        loaded = keras.models.load_model(path)
+    except Exception as error:  # Keras raises ValueError, TypeError or KeyError, by what differs.
+        text = str(error).strip()
+        reason = text.splitlines()[0][:200].rstrip(":. ") if text else type(error).__name__
+        raise CheckpointMismatchError(
+            f"{path} holds a model that this version of vae_helpers cannot load (another "
+            f"architecture, or saved by another version: {reason}). {_ANOTHER_PATH}, or install "
+            "the version of vae_helpers that wrote it."
+        ) from error
+    if not isinstance(loaded, models.CVAE):
+        raise CheckpointMismatchError(
+            f"{path} holds a {type(loaded).__name__}, not a vae_helpers CVAE. {_ANOTHER_PATH}."
+        )
     loaded.noise.state.assign(np.asarray(state["noise_state"], dtype=loaded.noise.state.dtype))
     return loaded, state["history"], state["epochs_done"]
 
 
-def _save(path, model, history):
-    """Writes the checkpoint beside `path`, then renames it over `path` (atomic on one filesystem)."""
-    directory = os.path.dirname(os.path.abspath(path))
+def _check_writable(path):
+    """Raises a ValueError naming the fix unless a checkpoint can be written at `path`, by writing
+    (and removing) a small file where `_save` will write its temporary file."""
+    target = os.path.realpath(path)
+    directory = os.path.dirname(target)
+    problem = None
+    if os.path.isdir(target):
+        problem = f"{target} is a folder, not a file"
+    else:
+        # The nearest part of the path that exists must be a folder that can be written.
+        existing = directory
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            problem = f"{existing} is a file, not a folder"
+        else:
+            try:
+                os.makedirs(directory, exist_ok=True)
+                probe = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.probe")
+                with open(probe, "wb") as handle:
+                    handle.write(b"vae_helpers checks that this folder is writable")
+                os.remove(probe)
+            except OSError as error:
+                problem = f"{directory} cannot be written ({error.strerror or error})"
+    if problem is not None:
+        raise ValueError(
+            f"Cannot write the checkpoint {path}: {problem}. Choose a checkpoint path in a folder you "
+            "can write to (for the book's runs, set VAE_CHECKPOINT_DIR to such a folder). Nothing "
+            "was trained yet."
+        )
+
+
+def _save(path, model, history, data_fingerprint=None):
+    """Writes the checkpoint beside `path`, then renames it over `path` (atomic on one filesystem).
+
+    A symbolic link (a checkpoint kept on Google Drive, linked into Colab's disk) is written
+    through: the temporary file goes beside the link's target, and replaces the target, so the
+    link stays a link and the persistent copy advances.
+    """
+    target = os.path.realpath(path)
+    directory = os.path.dirname(target)
     os.makedirs(directory, exist_ok=True)
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.partial.keras")
-    model.save(temporary)
+    temporary = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.partial.keras")
     state = {
         "epochs_done": len(history["elbo"]),
         "history": history,
         "latent_dim": model.latent_dim,
         "beta": model.beta,
         "noise_state": np.asarray(model.noise.state.numpy()).tolist(),
+        "data_fingerprint": data_fingerprint,
     }
-    with zipfile.ZipFile(temporary, "a") as archive:
-        archive.writestr(STATE_ENTRY, json.dumps(state))
-    os.replace(temporary, path)
+    try:
+        model.save(temporary)
+        with zipfile.ZipFile(temporary, "a") as archive:
+            archive.writestr(STATE_ENTRY, json.dumps(state))
+        os.replace(temporary, target)
+    except BaseException:
+        # A full disk fails the save; its half-written temporary file would keep the disk full.
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
 
 
 class _Recorder(keras.callbacks.Callback):
     """Keeps the history of every epoch, writes the checkpoint, then calls the user's hook."""
 
-    def __init__(self, model, history, checkpoint, on_epoch_end):
+    def __init__(self, model, history, checkpoint, on_epoch_end, data_fingerprint=None):
         super().__init__()
         self._vae = model
         self.history = {name: list(values) for name, values in history.items()}
         self._checkpoint = checkpoint
         self._on_epoch_end = on_epoch_end
+        self._data_fingerprint = data_fingerprint
 
     def on_epoch_end(self, epoch, logs=None):
-        for name, value in (logs or {}).items():
+        logs = dict(logs or {})
+        # Checked before the checkpoint is written: a NaN recorded as the test ELBO would be
+        # resumed, plotted and quoted as a result.
+        broken = {name: float(value) for name, value in logs.items() if not math.isfinite(float(value))}
+        if broken:
+            on_test = any(name.startswith("val_") for name in broken)
+            where = "the test set (test_data)" if on_test else "the training set (train_data)"
+            raise NonFiniteLossError(
+                f"after epoch {epoch + 1}, {', '.join(f'{k}={v}' for k, v in broken.items())} on "
+                f"{where}. Check its images (pixels in [0, 1], no NaN or infinity in any batch). "
+                "This epoch was not written to the checkpoint; the last checkpoint, if any, holds "
+                "the model from before it."
+            )
+        for name, value in logs.items():
             self.history.setdefault(name, []).append(float(value))
         if self._checkpoint is not None:
-            _save(self._checkpoint, self._vae, self.history)
+            _save(self._checkpoint, self._vae, self.history, self._data_fingerprint)
         if self._on_epoch_end is not None:
-            self._on_epoch_end(epoch + 1, self._vae, dict(logs or {}))
+            self._on_epoch_end(epoch + 1, self._vae, logs)
 
 
 class _StopOnNonFiniteLoss(keras.callbacks.Callback):
@@ -226,13 +383,22 @@ class _StopOnNonFiniteLoss(keras.callbacks.Callback):
 
 def _num_batches(name, dataset):
     count = int(dataset.cardinality())
-    if count <= 0:
+    if count == 0:
+        raise ValueError(_empty(name))
+    if count < 0:
         raise ValueError(
             f"{name} must be a finite dataset whose number of batches tf.data knows; its cardinality is {count}. "
             "Build it with make_dataset, or state the count with "
             "dataset.apply(tf.data.experimental.assert_cardinality(num_batches))."
         )
     return count
+
+
+def _empty(name):
+    return (
+        f"{name} is empty (0 batches): check the images given to make_dataset, or the slice or "
+        "split that produced them."
+    )
 
 
 def _check_dataset(name, dataset):
@@ -245,7 +411,7 @@ def _check_dataset(name, dataset):
     if isinstance(spec, (tuple, list)):
         spec = spec[0]
     shape = tuple(spec.shape)
-    if len(shape) != 4 or shape[1:] != models.IMAGE_SHAPE:
+    if len(shape) != 4 or shape[1:] != data.IMAGE_SHAPE:
         raise ValueError(
             f"{name} must yield batches of shape (batch, 28, 28, 1); it yields {shape}. "
             "Batch it (make_dataset does) and give the images a channel axis, x[..., None]."
@@ -255,3 +421,11 @@ def _check_dataset(name, dataset):
             f"{name} must yield float32 pixels in [0, 1]; it yields {spec.dtype.name}. "
             "Convert with vae_helpers.data.to_unit_images, or build it with make_dataset."
         )
+
+
+def _check_first_batch(name, dataset):
+    """Refuses a dataset whose first batch is not pixels in [0, 1]: 0-255 pixels would train to an
+    "ELBO" of -4e19 per image without a word. One batch only, so it costs a fraction of a second."""
+    for batch in dataset.take(1):
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        data.check_pixel_range(images.numpy(), f"{name}'s first batch")
