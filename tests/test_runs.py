@@ -59,7 +59,7 @@ def test_run_names_hold_everything_that_defines_a_run(monkeypatch):
 
 def test_two_files_of_one_name_with_other_digits_get_two_checkpoints(monkeypatch):
     monkeypatch.setenv("VAE_QUICK", "0")
-    first, second = _Source("/course/mnist.npz"), _Source("/home/me/mnist.npz")
+    first, second = _Source("/course/mnist.npz"), _Source("/learner/mnist.npz")
     second.train_images = second.train_images.copy()
     second.train_images[0, 0, 0, 0] = 1.0  # one pixel
     assert runs.run_name(first, 2) != runs.run_name(second, 2)
