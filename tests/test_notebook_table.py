@@ -83,6 +83,12 @@ def test_numpy_numbers_are_numbers():
     assert 'style="text-align: right"' in result._repr_html_()
 
 
+def test_none_is_an_empty_cell_that_keeps_a_number_column_right_aligned():
+    result = notebook.table([("a", None), ("b", 2.5)], ["name", "rise"])
+    assert _parse(result._repr_html_()).rows[1:] == [["a", ""], ["b", "2.50"]]
+    assert result._repr_html_().count('style="text-align: right"') == 3  # header and both cells
+
+
 def test_bad_rows_and_formats_are_refused_with_the_fix():
     with pytest.raises(ValueError, match="one value per column"):
         notebook.table([(1, 2, 3)], ["a", "b"])

@@ -2,7 +2,9 @@
 latent dimensions are used for.
 
 `iwae` here is chapter 2's estimator (`vae_helpers.bounds.iwae`) given the CVAE's log p(x, z);
-there is one implementation of the bound in the book.
+there is one implementation of the bound in the book. For a model with a small latent space,
+`inference_gaps` splits log p(x) - ELBO into the approximation and amortisation gaps of Cremer,
+Li & Duvenaud (2018), with the best Gaussian q of each image found by `optimal_gaussian`.
 """
 
 import math
@@ -20,6 +22,37 @@ ACTIVE_UNIT_THRESHOLD = 1e-2
 DECODES_PER_CALL = 20_000
 """Images decoded at once when a bound needs many samples: k * batch capped so memory stays small."""
 
+REFINE_NATS = 20.0
+"""`grid_log_marginal` integrates again, on a fine grid, every coarse cell within this many nats of
+the total (a second mode q missed)."""
+REFINE_PER_AXIS = 16
+"""Points per axis of the fine grid over one refined coarse cell."""
+MAX_REFINED_CELLS = 64
+"""At most this many coarse cells, the heaviest, are refined per image."""
+
+
+def log_likelihood_of(model, x):
+    """The function z -> log p(x|z) of the decoder's Bernoulli pixels, for fixed images x.
+
+    Args:
+      model: a `CVAE`.
+      x: float32 (batch, 28, 28, 1), 0/1 pixels.
+    Returns:
+      A function mapping z (num_samples, batch, latent_dim) to (num_samples, batch), in nats.
+    """
+    x = tf.convert_to_tensor(x, tf.float32)
+
+    def log_likelihood(z):
+        num_samples, batch = tf.shape(z)[0], tf.shape(z)[1]
+        # The decoder computes in float32; a float64 z (an optimised q) gets a float64 answer back.
+        flat_z = tf.cast(tf.reshape(z, (-1, model.latent_dim)), tf.float32)
+        logits = model.decode(flat_z)  # (num_samples * batch, 28, 28, 1)
+        # Row s * batch + b of the flattened z belongs to image b, so x repeats num_samples times.
+        log_likelihood = losses.bernoulli_log_likelihood(tf.tile(x, [num_samples, 1, 1, 1]), logits)
+        return tf.cast(tf.reshape(log_likelihood, (num_samples, batch)), z.dtype)
+
+    return log_likelihood
+
 
 def log_joint_of(model, x):
     """The function z -> log p(x, z) = log p(x|z) + log p(z) for fixed images x.
@@ -31,14 +64,10 @@ def log_joint_of(model, x):
       A function mapping z (num_samples, batch, latent_dim) to (num_samples, batch), in nats, as
       `vae_helpers.bounds` expects.
     """
-    x = tf.convert_to_tensor(x, tf.float32)
+    log_likelihood = log_likelihood_of(model, x)
 
     def log_joint(z):
-        num_samples, batch = tf.shape(z)[0], tf.shape(z)[1]
-        logits = model.decode(tf.reshape(z, (-1, model.latent_dim)))  # (num_samples * batch, 28, 28, 1)
-        # Row s * batch + b of the flattened z belongs to image b, so x repeats num_samples times.
-        log_likelihood = losses.bernoulli_log_likelihood(tf.tile(x, [num_samples, 1, 1, 1]), logits)
-        return tf.reshape(log_likelihood, (num_samples, batch)) + losses.log_normal_pdf(z, 0.0, 0.0, raxis=-1)
+        return log_likelihood(z) + losses.log_normal_pdf(z, 0.0, 0.0, raxis=-1)
 
     return log_joint
 
@@ -122,10 +151,6 @@ def grid_log_marginal(model, images, num_per_axis=101, box_stds=8.0, limit=6.0, 
     return np.array(results)
 
 
-REFINE_NATS = 20.0
-REFINE_PER_AXIS = 16
-MAX_REFINED_CELLS = 64
-
 
 def _midpoint_grid(low, high, num_per_axis):
     """Cell centres (num_per_axis^2, 2) of a grid over the box [low, high], and log of a cell's area."""
@@ -140,10 +165,257 @@ def _log_terms(model, image, z, log_cell):
         return np.zeros(0)
     z = z.astype(np.float32)
     log_likelihood = np.concatenate([
-        np.asarray(losses.bernoulli_log_likelihood(np.broadcast_to(image, (len(chunk), 28, 28, 1)), model.decode(chunk)), np.float64)
+        np.asarray(losses.bernoulli_log_likelihood(np.broadcast_to(image, (len(chunk), *data.IMAGE_SHAPE)), model.decode(chunk)), np.float64)
         for chunk in np.array_split(z, len(z) // DECODES_PER_CALL + 1)
     ])
     return log_likelihood + np.asarray(losses.log_normal_pdf(z, 0.0, 0.0), np.float64) + log_cell
+
+
+QUADRATURE_POINTS = 6
+"""Gauss-Hermite points per latent axis while searching for the best q: 36 decoder passes per image
+and step for a 2-D z. Enough where q is as narrow as the posterior (chapter 7 checks)."""
+
+EVALUATION_POINTS = 20
+"""Gauss-Hermite points per latent axis when an ELBO is reported: an encoder's q can be much wider
+than the posterior, and a coarse rule then misses the narrow region where log p(x|z) is high."""
+
+MAX_QUADRATURE_NODES = 10_000
+"""A tensor-product rule has num_points ** latent_dim nodes: beyond this, sample instead."""
+
+
+def quadrature_elbo(log_likelihood, mean, logvar, num_points=QUADRATURE_POINTS):
+    """The ELBO of q = N(mean, diag(exp(logvar))) without sampling: E_q[log p(x|z)] by a
+    tensor-product Gauss-Hermite rule, minus KL(q || N(0, I)) in closed form.
+
+    Deterministic and differentiable in mean and logvar, so it can be maximised for each image.
+    The rule is exact when log p(x|z) is a polynomial of degree below 2 * num_points in z.
+
+    Args:
+      log_likelihood: maps z (num_points ** latent_dim, batch, latent_dim) to log p(x|z) of shape
+        (num_points ** latent_dim, batch).
+      mean, logvar: float tensors (batch, latent_dim).
+      num_points: positive int, nodes per latent axis.
+    Returns:
+      Tensor (batch,), nats, in the dtype of mean.
+    """
+    mean = tf.convert_to_tensor(mean)
+    logvar = tf.cast(logvar, mean.dtype)
+    if mean.shape.rank != 2 or mean.shape != logvar.shape:
+        raise ValueError(f"mean and logvar must both have shape (batch, latent_dim); got {tuple(mean.shape)} and {tuple(logvar.shape)}.")
+    nodes, log_weights = _gauss_hermite(int(mean.shape[1]), num_points)
+    # z = mean + std * node: the standard-normal rule moved onto each image's q.
+    z = mean + tf.exp(0.5 * logvar) * tf.constant(nodes[:, None, :], mean.dtype)
+    expected = tf.tensordot(tf.constant(np.exp(log_weights), mean.dtype), log_likelihood(z), axes=1)
+    return expected - losses.analytic_kl(mean, logvar)
+
+
+def _gauss_hermite(latent_dim, num_points):
+    """Nodes (num_points ** latent_dim, latent_dim) and log-weights of E over N(0, I_latent_dim)."""
+    num_points = config.positive_int("num_points", num_points)
+    if num_points**latent_dim > MAX_QUADRATURE_NODES:
+        raise ValueError(
+            f"a Gauss-Hermite rule with {num_points} points per axis has {num_points}^{latent_dim} nodes in "
+            f"{latent_dim} dimensions; use fewer points, or a Monte Carlo ELBO (monte_carlo_elbo) for this latent_dim."
+        )
+    nodes, weights = np.polynomial.hermite_e.hermegauss(num_points)  # weight function exp(-t^2 / 2)
+    log_weights = np.log(weights / math.sqrt(2 * math.pi))
+    grids = np.meshgrid(*[nodes] * latent_dim, indexing="ij")
+    log_grids = np.meshgrid(*[log_weights] * latent_dim, indexing="ij")
+    return (np.stack([g.ravel() for g in grids], axis=-1), np.sum([g.ravel() for g in log_grids], axis=0))
+
+
+def optimal_gaussian(log_likelihood, mean, logvar, steps, learning_rate=0.1, num_points=QUADRATURE_POINTS):
+    """The best diagonal Gaussian q for each example: maximises `quadrature_elbo` over its mean and
+    log-variance by Adam, starting from (mean, logvar) (the encoder's q, for a VAE).
+
+    The search runs in coordinates relative to the starting q (mean + std * shift, std * exp(stretch)),
+    so one step size suits posteriors of any width; the step size decays to 0 along a cosine, so
+    the last steps settle. Each example's objective is its own, so one optimiser serves the whole
+    batch. The best iterate is kept, so the result is never below the start; an optimiser stopped
+    early can only under-state how much better than the start the best q is.
+
+    Args:
+      log_likelihood, num_points: as in `quadrature_elbo`.
+      mean, logvar: (batch, latent_dim), the starting q.
+      steps: non-negative int, Adam steps.
+    Returns:
+      mean, logvar (batch, latent_dim) and the ELBO (batch,) of the best q, float64 numpy arrays.
+    """
+    steps = config.positive_int("steps", steps, minimum=0)
+    mean = tf.convert_to_tensor(mean)
+    logvar = tf.cast(logvar, mean.dtype)
+    std = tf.exp(0.5 * logvar)
+    shift = keras.Variable(tf.zeros_like(mean), dtype=mean.dtype)
+    stretch = keras.Variable(tf.zeros_like(mean), dtype=mean.dtype)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(steps, 1))
+    optimizer = keras.optimizers.Adam(schedule)
+    optimizer.build([shift, stretch])  # its slots must exist before the compiled step runs
+
+    def evaluate():
+        q_mean, q_logvar = mean + std * shift, logvar + 2.0 * stretch
+        return q_mean, q_logvar, quadrature_elbo(log_likelihood, q_mean, q_logvar, num_points)
+
+    # No Python control flow depends on tensors here, so AutoGraph's rewriting is not needed.
+    @tf.function(autograph=False)
+    def step():
+        # Returns q and its ELBO before the update.
+        with tf.GradientTape() as tape:
+            q_mean, q_logvar, elbo = evaluate()
+            loss = -tf.reduce_sum(elbo)
+        optimizer.apply_gradients(zip(tape.gradient(loss, [shift, stretch]), [shift, stretch]))
+        return q_mean, q_logvar, elbo
+
+    best_mean, best_logvar = np.array(mean, np.float64), np.array(logvar, np.float64)
+    best = np.full(best_mean.shape[0], -np.inf)
+    for index in range(steps + 1):
+        q_mean, q_logvar, elbo = step() if index < steps else evaluate()
+        value = np.asarray(elbo, np.float64)
+        better = value > best
+        best = np.where(better, value, best)
+        best_mean[better], best_logvar[better] = np.asarray(q_mean)[better], np.asarray(q_logvar)[better]
+    return best_mean, best_logvar, best
+
+
+def encoder_elbo(model, images, num_points=EVALUATION_POINTS, batch_size=500):
+    """The ELBO of the encoder's own q(z|x) for each image, by `quadrature_elbo` (no sampling).
+
+    Args:
+      model: a `CVAE` with a small latent_dim (the rule has num_points ** latent_dim nodes).
+      images: (N, 28, 28, 1) 0/1 images.
+      batch_size: images encoded at once (they are decoded in smaller groups).
+    Returns:
+      float64 (N,), nats.
+    """
+    images = _check_images(images)
+    means, logvars = latent.encode(model, images, config.positive_int("batch_size", batch_size))
+    return _quadrature_elbo_of(model, images, means, logvars, num_points)
+
+
+def optimal_gaussian_elbo(model, images, steps, learning_rate=0.1, num_points=QUADRATURE_POINTS,
+                          evaluation_points=EVALUATION_POINTS, batch_size=50):
+    """The ELBO of the best diagonal Gaussian q for each image (`optimal_gaussian`, started at the
+    encoder's q): what an encoder could reach with unlimited capacity for these images.
+
+    The search climbs the cheap rule of `num_points` per axis; the q it finds is then scored again
+    with `evaluation_points` per axis, so that a q which only exploits the cheap rule's error
+    shows up as a difference between the two.
+
+    Args:
+      model: a `CVAE` with a small latent_dim.
+      images: (N, 28, 28, 1) 0/1 images.
+      steps: Adam steps per batch of images.
+      batch_size: images optimised together (each costs num_points ** latent_dim decodes a step).
+    Returns:
+      elbo, elbo_searched: float64 (N,), nats: the best q's ELBO by the fine rule, and by the
+      rule the search climbed.
+    """
+    images = _check_images(images)
+    batch_size = config.positive_int("batch_size", batch_size)
+    fine, searched = [], []
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size]
+        mean, logvar = model.encode(x)
+        log_likelihood = log_likelihood_of(model, x)
+        best_mean, best_logvar, best = optimal_gaussian(log_likelihood, mean, logvar, steps, learning_rate, num_points)
+        searched.append(best)
+        fine.append(_quadrature_elbo_of(model, x, best_mean, best_logvar, evaluation_points))
+    return np.concatenate(fine), np.concatenate(searched)
+
+
+def _quadrature_elbo_of(model, images, mean, logvar, num_points):
+    """`quadrature_elbo` of a CVAE, a few images at a time so that at most about
+    DECODES_PER_CALL / 2 decodes run at once. Returns float64 (N,)."""
+    step = max(1, DECODES_PER_CALL // (2 * num_points**model.latent_dim))
+    return np.concatenate([
+        np.asarray(quadrature_elbo(log_likelihood_of(model, images[i : i + step]), mean[i : i + step],
+                                   logvar[i : i + step], num_points), np.float64)
+        for i in range(0, len(images), step)
+    ])
+
+
+def inference_gaps(model, images, log_marginal, steps, learning_rate=0.1, num_points=QUADRATURE_POINTS,
+                   evaluation_points=EVALUATION_POINTS):
+    """Splits log p(x) - ELBO of each image into Cremer, Li & Duvenaud's (2018) two gaps.
+
+    approximation gap = log p(x) - (ELBO of the best Gaussian q): the cost of a Gaussian family;
+    amortisation gap = (ELBO of the best Gaussian q) - (ELBO of the encoder's q): the cost of
+    predicting q with one network for all images instead of optimising it for each.
+    Both ELBOs are scored with `evaluation_points` per axis.
+
+    Args:
+      model: a `CVAE` with a small latent_dim.
+      images: (N, 28, 28, 1) 0/1 images.
+      log_marginal: (N,) the exact log p(x) of each image (`grid_log_marginal` for a 2-D model).
+      steps, learning_rate, num_points: as in `optimal_gaussian`.
+    Returns:
+      A dict of float64 arrays (N,), nats: "log_marginal", "encoder_elbo", "optimal_elbo",
+      "optimal_elbo_searched" (the best q by the search's own rule), "approximation_gap",
+      "amortisation_gap".
+    """
+    log_marginal = np.asarray(log_marginal, np.float64)
+    if log_marginal.shape != (len(images),):
+        raise ValueError(f"log_marginal must hold one value per image, shape ({len(images)},); got {log_marginal.shape}.")
+    encoder = encoder_elbo(model, images, evaluation_points)
+    optimal, searched = optimal_gaussian_elbo(model, images, steps, learning_rate, num_points, evaluation_points)
+    return {
+        "log_marginal": log_marginal,
+        "encoder_elbo": encoder,
+        "optimal_elbo": optimal,
+        "optimal_elbo_searched": searched,
+        "approximation_gap": log_marginal - optimal,
+        "amortisation_gap": optimal - encoder,
+    }
+
+
+def monte_carlo_elbo(model, images, num_samples, batch_size=None, seed=config.SEED):
+    """The ELBO of the encoder's q for each image from `num_samples` draws, with its standard error.
+
+    Args:
+      model: a `CVAE`.
+      images: (N, 28, 28, 1) 0/1 images.
+      num_samples: positive int, draws of z per image.
+    Returns:
+      elbo, standard_error: float64 arrays (N,), nats.
+    """
+    images = _check_images(images)
+    num_samples = config.positive_int("num_samples", num_samples)
+    batch_size = config.positive_int("batch_size", batch_size or max(1, DECODES_PER_CALL // num_samples))
+    generator = keras.random.SeedGenerator(seed)
+    means, errors = [], []
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size]
+        mean, logvar = model.encode(x)
+        log_w = np.asarray(bounds.log_weights(log_joint_of(model, x), mean, logvar, num_samples, seed=generator), np.float64)
+        means.append(log_w.mean(axis=0))
+        errors.append(log_w.std(axis=0, ddof=1) / math.sqrt(num_samples) if num_samples > 1 else np.full(len(x), np.inf))
+    return np.concatenate(means), np.concatenate(errors)
+
+
+def rate_distortion(model, images, batch_size=500, seed=config.SEED):
+    """The two terms of the ELBO for each image, as chapter 8 plots them (Alemi et al., 2018).
+
+    Args:
+      model: a `CVAE`.
+      images: (N, 28, 28, 1) 0/1 images.
+      seed: seeds the one draw z ~ q(z|x) per image.
+    Returns:
+      A dict of float64 arrays (N,), nats:
+        "rate": KL(q(z|x) || p(z)) in closed form;
+        "rate_one_draw": log q(z|x) - log p(z) at the drawn z, the estimate training logs;
+        "distortion": -log p(x|z) at the same z.
+    """
+    images = _check_images(images)
+    batch_size = config.positive_int("batch_size", batch_size)
+    generator = keras.random.SeedGenerator(seed)
+    parts = {"rate": [], "rate_one_draw": [], "distortion": []}
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size]
+        mean, logvar = model.encode(x)
+        z = bounds.sample_q(mean, logvar, 1, seed=generator)[0]  # (batch, latent_dim)
+        parts["rate"].append(losses.analytic_kl(mean, logvar))
+        parts["rate_one_draw"].append(losses.log_normal_pdf(z, mean, logvar) - losses.log_normal_pdf(z, 0.0, 0.0))
+        parts["distortion"].append(-losses.bernoulli_log_likelihood(x, model.decode(z)))
+    return {name: np.concatenate([np.asarray(t, np.float64) for t in values]) for name, values in parts.items()}
 
 
 def kl_per_dimension(model, images, batch_size=500):

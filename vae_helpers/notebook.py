@@ -118,7 +118,7 @@ def table(rows, columns, formats=None, caption=None):
     """A table of results that renders as a table in the book (HTML), not as monospaced text.
 
     Args:
-      rows: a sequence of rows, each a sequence with one value per column.
+      rows: a sequence of rows, each a sequence with one value per column (None: an empty cell).
       columns: the column headings (strings); put units in them, e.g. "ELBO (nats)", and give
         standard errors a column of their own.
       formats: optional {column heading: format spec}, e.g. {"ELBO (nats)": ".2f"}. Columns
@@ -143,6 +143,9 @@ def table(rows, columns, formats=None, caption=None):
             )
         texts = []
         for position, (name, value) in enumerate(zip(columns, row)):
+            if value is None:  # an empty cell, which leaves the column's alignment alone
+                texts.append("")
+                continue
             is_number = isinstance(value, numbers.Number) and not isinstance(value, bool)
             numeric[position] = numeric[position] and is_number
             if name in formats:
