@@ -30,9 +30,14 @@ from vae_helpers import config, data, models, training
 LOGICAL_CPUS = 2
 """How many logical CPU devices the appendix splits the processor into."""
 
-COLLECTIVE_TIMEOUT_S = 60
+COLLECTIVE_TIMEOUT_S = 300
 """How long a worker waits for its peers in one all-reduce before it fails: a peer that died
-must not leave it waiting for ever."""
+must not leave it waiting for ever (and a peer still tracing its first step on a busy machine
+must not be taken for dead)."""
+
+HEARTBEAT_TIMEOUT_S = 120
+"""How long TensorFlow's coordination service waits for a worker's heartbeat (its default is
+10 s, which a worker starved of CPU by other work on the machine can miss)."""
 
 WORKER_TIMEOUT_S = 600
 """The default bound on a whole multi-worker run, start-up included."""
@@ -168,7 +173,7 @@ def fit_under(strategy, images, *, epochs, batch_size, learning_rate,
       epochs, batch_size: passes over `images`, and the GLOBAL batch size (split among the
         replicas by `fit`).
       learning_rate: SGD's step size.
-      make_model: a function of no argument that returns a compiled-free `CVAE`.
+      make_model: a function of no argument that returns a new, uncompiled `CVAE`.
       checkpoint: a `.keras` path written after every epoch by the chief only, or None.
     Returns:
       (model, history): the fitted model and {metric name: list of per-epoch values}.
@@ -322,6 +327,8 @@ def run_worker(output, *, epochs, num_images, batch_size, learning_rate,
     # about the protocol, and runs on the CPU.
     tf.config.set_visible_devices([], "GPU")
     if os.environ.get("TF_CONFIG"):
+        cluster = json.loads(os.environ["TF_CONFIG"])["cluster"]
+        _patient_coordination(len(cluster["worker"]))
         options = tf.distribute.experimental.CommunicationOptions(
             timeout_seconds=COLLECTIVE_TIMEOUT_S
         )
@@ -346,6 +353,26 @@ def run_worker(output, *, epochs, num_images, batch_size, learning_rate,
         **{f"history_{name}": values for name, values in history.items()},
         **{f"weight_{i}": w for i, w in enumerate(model.get_weights())},
     )
+
+
+def _patient_coordination(num_workers):
+    """Configures the coordination service as `MultiWorkerMirroredStrategy` would (a cluster
+    of `num_workers` workers, led by worker 0), with a heartbeat timeout of
+    HEARTBEAT_TIMEOUT_S. With the default 10 s, workers on a machine busy with other work were
+    seen to abort their all-reduce ("Deadline Exceeded ... CoordinationService/Heartbeat").
+    This is TensorFlow's private API: where it differs, TensorFlow's defaults stay."""
+    from tensorflow.python.eager import context
+
+    try:
+        job = context.coordination_config_pb2.CoordinatedJob(
+            name="worker", num_tasks=num_workers
+        )
+        context.context().configure_coordination_service(
+            service_type="standalone", service_leader="/job:worker/replica:0/task:0",
+            heartbeat_timeout_in_ms=HEARTBEAT_TIMEOUT_S * 1000, coordinated_jobs=[job],
+        )
+    except (AttributeError, TypeError):
+        pass
 
 
 def read_worker(output, index):
