@@ -73,7 +73,8 @@ def _where(column, record):
 def _full_size(record):
     projection = record["projection"]
     return (f"Full MNIST (60,000 / 10,000 images, {record['full_epochs']} epochs per model), as the published "
-            f"book builds it, is projected to take about {projection['build_s'] / 60:.0f} min on {record['device']}: "
+            f"book builds it, is projected to take at most about {projection['build_s'] / 60:.0f} min on "
+            f"{record['device']} (timed in CPU seconds, which a quiet machine's clock does not exceed): "
             f"{projection['full_training_s'] / 60:.0f} min of training, "
             f"{record['evaluation']['full']['scaled_s'] / 60:.0f} min of chapter 7's evaluation and "
             f"{projection['other_s'] / 60:.0f} min for everything else. Projected on {record['date']} by "
