@@ -1,0 +1,116 @@
+"""Pixel likelihoods against scipy and quadrature on [0, 1]."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import integrate, special, stats
+
+from vae_helpers import likelihoods
+
+# Logits on both sides of the series' threshold (0.1), at lambda = 0.5 exactly, and far out.
+LOGITS = [0.0, 1e-7, -1e-4, 0.05, -0.0999, 0.1, 0.1001, -0.3, 1.0, -4.0, 12.0, -40.0]
+
+
+def _pixel_density(x, logit):
+    """lambda^x (1 - lambda)^(1 - x), the unnormalised continuous Bernoulli, float64."""
+    return np.exp(x * special.log_expit(logit) + (1 - x) * special.log_expit(-logit))
+
+
+def _log_normalizer_by_quadrature(logit):
+    mass, _ = integrate.quad(_pixel_density, 0.0, 1.0, args=(logit,), epsabs=0, epsrel=1e-13)
+    return -np.log(mass)
+
+
+@pytest.mark.parametrize("logit", LOGITS)
+def test_log_normalizer_is_minus_log_of_the_integral_of_the_unnormalised_density(logit):
+    value = likelihoods.continuous_bernoulli_log_normalizer(tf.constant([logit], tf.float64))
+    assert float(value[0]) == pytest.approx(_log_normalizer_by_quadrature(logit), abs=1e-11)
+
+
+def test_log_normalizer_matches_the_papers_formula_in_lambda_away_from_one_half():
+    # C(lambda) = 2 artanh(1 - 2 lambda) / (1 - 2 lambda), Loaiza-Ganem & Cunningham (2019), eq. 7.
+    lam = np.array([0.01, 0.2, 0.4, 0.6, 0.93])
+    expected = np.log(2 * np.arctanh(1 - 2 * lam) / (1 - 2 * lam))
+    logits = tf.constant(special.logit(lam), tf.float64)
+    np.testing.assert_allclose(likelihoods.continuous_bernoulli_log_normalizer(logits), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("logit", [0.0, 1e-6, 0.0999999, 0.1000001, -0.1000001, 2.0])
+def test_log_normalizer_gradient_is_finite_and_right_near_one_half(logit):
+    # Float32, as in training: the closed form's gradient there cancels two large terms.
+    x = tf.constant(logit, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        value = likelihoods.continuous_bernoulli_log_normalizer(x)
+    gradient = float(tape.gradient(value, x))
+    step = 1e-4
+    expected = (_log_normalizer_by_quadrature(logit + step) - _log_normalizer_by_quadrature(logit - step)) / (2 * step)
+    assert np.isfinite(gradient) and gradient == pytest.approx(expected, abs=2e-5)
+
+
+def test_continuous_bernoulli_is_a_normalised_density_on_the_unit_interval():
+    for logit in LOGITS:
+        log_c = float(likelihoods.continuous_bernoulli_log_normalizer(tf.constant(logit, tf.float64)))
+        mass, _ = integrate.quad(lambda x: _pixel_density(x, logit) * np.exp(log_c), 0.0, 1.0, epsrel=1e-12)
+        assert mass == pytest.approx(1.0, abs=1e-10)
+
+
+def test_continuous_bernoulli_log_likelihood_sums_the_pixel_log_densities():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(3, 28, 28, 1))
+    x[0, :5, 0, 0] = [0.0, 1.0, 0.5, 0.0, 1.0]  # the interval's ends included
+    logits = rng.normal(scale=3.0, size=x.shape)
+    logits[1, :4, 0, 0] = [0.0, 1e-5, -0.05, 0.1]
+    expected = [
+        sum(np.log(_pixel_density(xi, li)) + _log_normalizer_by_quadrature(li)
+            for xi, li in zip(xe.ravel(), le.ravel()))
+        for xe, le in zip(x, logits)
+    ]
+    got = likelihoods.continuous_bernoulli(tf.constant(x), tf.constant(logits))
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("logit", LOGITS)
+def test_continuous_bernoulli_mean_is_the_integral_of_x_times_the_density(logit):
+    log_c = -_log_normalizer_by_quadrature(logit)
+    mean, _ = integrate.quad(lambda x: x * _pixel_density(x, logit), 0.0, 1.0, epsabs=0, epsrel=1e-13)
+    got = float(likelihoods.continuous_bernoulli_mean(tf.constant(logit, tf.float64)))
+    assert got == pytest.approx(mean / np.exp(log_c), abs=1e-11)
+
+
+def test_bernoulli_matches_scipy_on_binary_pixels():
+    rng = np.random.default_rng(1)
+    x = (rng.uniform(size=(2, 28, 28, 1)) < 0.3).astype(np.float64)
+    logits = rng.normal(scale=4.0, size=x.shape)
+    expected = stats.bernoulli.logpmf(x, special.expit(logits)).sum(axis=(1, 2, 3))
+    np.testing.assert_allclose(likelihoods.bernoulli(tf.constant(x), tf.constant(logits)), expected, rtol=1e-10)
+
+
+def test_bernoulli_cross_entropy_on_grey_pixels_is_not_a_density():
+    # Integrated over a grey pixel x in [0, 1] it gives 1 / C(lambda) < 1: the mass the
+    # continuous Bernoulli's constant restores.
+    def per_pixel(x, logit):
+        # Every pixel alike, so one pixel's term is the image's total / 784.
+        image = tf.fill((1, 28, 28, 1), tf.constant(x, tf.float64))
+        logits = tf.fill((1, 28, 28, 1), tf.constant(logit, tf.float64))
+        return float(likelihoods.bernoulli(image, logits)[0]) / 784
+
+    for logit in [0.0, 0.7, -3.0, 9.0]:
+        mass, _ = integrate.quad(lambda x: np.exp(per_pixel(x, logit)), 0.0, 1.0, epsrel=1e-10)
+        expected = np.exp(-_log_normalizer_by_quadrature(logit))
+        assert mass == pytest.approx(expected, rel=1e-8) and mass < 1.0
+
+
+@pytest.mark.parametrize("log_scale", [np.log(0.1), 0.0, np.full((1, 28, 28, 1), -1.0)])
+def test_gaussian_matches_scipy_normal(log_scale):
+    rng = np.random.default_rng(2)
+    x = rng.uniform(size=(2, 28, 28, 1))
+    logits = rng.normal(size=x.shape)
+    expected = stats.norm.logpdf(x, special.expit(logits), np.exp(log_scale)).sum(axis=(1, 2, 3))
+    got = likelihoods.gaussian(tf.constant(x), tf.constant(logits), tf.constant(log_scale, tf.float64))
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+def test_unknown_likelihood_names_the_choices():
+    with pytest.raises(ValueError, match="continuous_bernoulli"):
+        likelihoods.check_name("beta")

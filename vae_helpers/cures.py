@@ -1,0 +1,72 @@
+"""Two cures for posterior collapse, as chapter 9 shows them: KL warm-up and free bits.
+
+Each changes only the objective the optimizer descends (`objective(terms)`); the "elbo" metric
+stays the true ELBO, so a cured model is scored on the same scale as the baseline.
+"""
+
+import keras
+import tensorflow as tf
+
+from vae_helpers import config, models, variants
+
+
+class WarmupCVAE(models.CVAE):
+    """KL warm-up (Bowman et al., 2016): the KL weight beta grows linearly
+    from 0 to 1 over the first `warmup_steps` optimizer steps, then stays 1.
+
+    Args:
+      latent_dim, seed: as for `models.CVAE`.
+      warmup_steps: positive int, optimizer steps until beta reaches 1.
+    """
+
+    def __init__(self, latent_dim, warmup_steps, seed=None, **kwargs):
+        super().__init__(latent_dim, seed=seed, **kwargs)
+        self.warmup_steps = config.positive_int("warmup_steps", warmup_steps)
+
+    def kl_weight(self):
+        """beta at the current step: min(1, steps taken / warmup_steps)."""
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is None:  # never compiled, so never trained
+            return tf.constant(1.0)
+        # The optimizer's step counter is a variable: the compiled step reads
+        # its current value, and a checkpoint saves and restores it.
+        steps = tf.cast(optimizer.iterations, tf.float32)
+        return tf.minimum(1.0, steps / self.warmup_steps)
+
+    def objective(self, terms):
+        return -(terms["reconstruction"] - self.kl_weight() * terms["kl"])
+
+    def get_config(self):
+        return {**super().get_config(), "warmup_steps": self.warmup_steps}
+
+
+class FreeBitsCVAE(variants.TermsCVAE):
+    """Free bits (Kingma et al., 2016): each latent dimension's KL, averaged
+    over the batch, is charged as at least `free_bits` nats, so a dimension
+    can carry up to that much information at no cost.
+
+    Args:
+      latent_dim, seed: as for `models.CVAE`.
+      free_bits: positive number, the floor lambda in nats per dimension.
+    """
+
+    def __init__(self, latent_dim, free_bits, seed=None, **kwargs):
+        super().__init__(latent_dim, seed=seed, **kwargs)
+        self.free_bits = variants.positive_number("free_bits", free_bits)
+
+    def objective(self, terms):
+        # (batch, latent_dim) -> (latent_dim,): the floor applies to each
+        # dimension's batch average, not to each image.
+        kl_per_dimension = tf.reduce_mean(terms["kl_per_dimension"], axis=0)
+        charged = tf.reduce_sum(tf.maximum(kl_per_dimension, self.free_bits))
+        # The same charge on every image: the batch's mean loss is then the
+        # mean reconstruction loss + sum_j max(KL_j, lambda).
+        return -terms["reconstruction"] + charged
+
+    def get_config(self):
+        return {**super().get_config(), "free_bits": self.free_bits}
+
+
+keras.saving.register_keras_serializable(package="vae_helpers")(WarmupCVAE)
+keras.saving.register_keras_serializable(package="vae_helpers")(FreeBitsCVAE)
+
