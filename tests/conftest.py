@@ -1,4 +1,9 @@
+import json
 import os
+import pathlib
+import shutil
+import tempfile
+import time
 
 # Keep TensorFlow's C++ start-up chatter out of test logs; set before anything imports it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -7,6 +12,133 @@ import numpy as np
 import pytest
 
 from vae_helpers import config, data
+
+EXECUTED = "VAE_TEST_EXECUTED_NOTEBOOKS"
+"""Names the folder where this run keeps the chapters as nbval executed them, outputs included;
+tests/test_browser.py's quick book build takes its outputs from there instead of executing the
+chapters a second time (a chapter nbval did not pass is executed by the build as before)."""
+BOOK, STUDENT = "tests/test_browser.py", "tests/test_student_edition.py"
+_STAGES = {  # the stage each test file belongs to, for the timing summary
+    BOOK: "quick book build (-W -n) + browser checks",
+    STUDENT: "student edition under nbval",
+}
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_KeepExecutedNotebooks(), "vae-keep-executed-notebooks")
+    config.pluginmanager.register(_Order(), "vae-test-order")
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller did the rest
+        return
+    config.pluginmanager.register(_StageClock(), "vae-stage-clock")
+    if not os.environ.get(EXECUTED):  # set by hand, it keeps them after the run
+        config._vae_executed = tempfile.mkdtemp(prefix="vae-executed-notebooks-")
+        os.environ[EXECUTED] = config._vae_executed
+    # One checkpoint folder for every execution of the chapters in this run (nbval, the quick book
+    # build, the student edition), as the book build shares one between chapters: the first
+    # execution of a chapter trains its quick-mode models (one epoch each) and the others load
+    # them. A fresh folder per run, so every run trains once; an explicit $VAE_CHECKPOINT_DIR wins.
+    # xdist's workers are started after this and inherit the variable.
+    if not os.environ.get("VAE_CHECKPOINT_DIR"):
+        config._vae_checkpoints = tempfile.mkdtemp(prefix="vae-quick-checkpoints-")
+        os.environ["VAE_CHECKPOINT_DIR"] = config._vae_checkpoints
+
+
+def pytest_unconfigure(config):
+    for folder in (getattr(config, "_vae_checkpoints", None), getattr(config, "_vae_executed", None)):
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _group(nodeid):
+    """The unit of work an xdist worker takes whole: the chapters under nbval and the book build
+    form one, so that one worker runs them in that order and the build reuses nbval's outputs;
+    every other test file is one (a notebook's cells share a kernel, a file's fixtures run once)."""
+    path = nodeid.split("::")[0]
+    return "book" if path == BOOK or path.startswith("notebooks/") else path
+
+
+def _order(item):
+    # The long unit first, then the unit tests, the student edition last: on two workers the
+    # second one runs the unit tests and then the student edition, which by then finds the
+    # chapters' models trained (a shared checkpoint folder) while the first builds the book.
+    path = item.nodeid.split("::")[0]
+    if _group(item.nodeid) == "book":
+        return 0 if path.startswith("notebooks/") else 1
+    return 3 if path == STUDENT else 2
+
+
+class _Order:
+    """Orders the tests (a plugin, not a conftest hook, so that it sees notebooks/ too)."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items):
+        items.sort(key=_order)  # stable: the order within each group is kept
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook
+def pytest_xdist_make_scheduler(config, log):
+    # xdist's own groups (--dist loadgroup) rename nodes, which pytest 9 no longer allows; a
+    # scheduler of whole files with the "book" unit is xdist's documented way to the same end.
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BookScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return _group(nodeid)
+
+    return BookScheduling(config, log)
+
+
+class _KeepExecutedNotebooks:
+    """Keeps each chapter as nbval executed it, outputs and all, once every cell has passed."""
+
+    def __init__(self):
+        self.failed = set()
+
+    def pytest_runtest_logreport(self, report):
+        if report.failed:
+            self.failed.add(report.nodeid.split("::")[0])
+
+    def pytest_runtest_teardown(self, item, nextitem):
+        if not (hasattr(item, "test_outputs") and hasattr(item.parent, "nb")) or not os.environ.get(EXECUTED):
+            return
+        item.cell.outputs = item.test_outputs or []
+        item.cell.execution_count = item.cell_num + 1
+        path = pathlib.Path(str(item.parent.fspath))
+        last = nextitem is None or nextitem.parent is not item.parent
+        if last and item.nodeid.split("::")[0] not in self.failed:
+            code = [cell for cell in item.parent.nb.cells if cell.cell_type == "code"]
+            if all(cell.get("execution_count") for cell in code):
+                (pathlib.Path(os.environ[EXECUTED]) / path.name).write_text(json.dumps(item.parent.nb))
+
+
+class _StageClock:
+    """Seconds each stage's tests took (setup, call and teardown, summed over xdist's workers),
+    printed after the run. A plugin rather than conftest hooks, so that it also sees notebooks/."""
+
+    def __init__(self):
+        self.start, self.seconds = time.perf_counter(), {}
+
+    @staticmethod
+    def stage(nodeid):
+        path = nodeid.split("::")[0]
+        return f"nbval: {path}" if path.startswith("notebooks/") else _STAGES.get(path, "unit tests and source checks")
+
+    def pytest_runtest_logreport(self, report):
+        self.seconds[self.stage(report.nodeid)] = self.seconds.get(self.stage(report.nodeid), 0.0) + report.duration
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.seconds:
+            return
+        notebooks = {k: v for k, v in self.seconds.items() if k.startswith("nbval: ")}
+        lines = [f"{v:7.1f} s  {k}" for k, v in self.seconds.items() if k not in notebooks]
+        lines += [f"{v:7.1f} s  {k}" for k, v in sorted(notebooks.items())]
+        if notebooks:
+            lines.append(f"{sum(notebooks.values()):7.1f} s  nbval, all {len(notebooks)} chapters")
+        lines.append(f"{sum(self.seconds.values()):7.1f} s  every test, summed over workers; "
+                     f"{time.perf_counter() - self.start:.1f} s on the clock")
+        terminalreporter.write_sep("=", "seconds per stage")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

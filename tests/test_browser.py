@@ -37,9 +37,11 @@ def _browser():
 @pytest.fixture(scope="session")
 def book(tmp_path_factory):
     """Builds the book in quick mode, as CI publishes nothing from it, with -W -n (warnings and
-    broken references are errors)."""
-    env = dict(os.environ, VAE_QUICK="1", VAE_CHECKPOINT_DIR=str(tmp_path_factory.mktemp("checkpoints")),
-               TF_CPP_MIN_LOG_LEVEL="3")
+    broken references are errors). Models come from the run's shared checkpoint folder
+    (conftest.py), as in a real build where chapter 6 loads what chapter 5 trained."""
+    checkpoints = os.environ.get("VAE_CHECKPOINT_DIR") or str(tmp_path_factory.mktemp("checkpoints"))
+    env = dict(os.environ, VAE_QUICK="1", VAE_CHECKPOINT_DIR=checkpoints, TF_CPP_MIN_LOG_LEVEL="3")
+    _cache_chapters_nbval_executed()
     jupyter_book = pathlib.Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run(
         [str(jupyter_book), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(OUTPUT)],
@@ -47,6 +49,22 @@ def book(tmp_path_factory):
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     return HTML
+
+
+def _cache_chapters_nbval_executed():
+    """Puts the chapters nbval executed in this run (tests/conftest.py keeps them, outputs and all)
+    into the build's execution cache, so the build renders those outputs instead of executing the
+    chapters a second time. The build executes any chapter not there (nbval failed it, or it was
+    not run) as before: its cache matches a notebook by its code, not by who executed it."""
+    from jupyter_cache import get_cache
+
+    folder = os.environ.get("VAE_TEST_EXECUTED_NOTEBOOKS")
+    executed = sorted(pathlib.Path(folder).glob("*.ipynb")) if folder else []
+    if not executed:
+        return
+    cache = get_cache(str(OUTPUT / "_build" / ".jupyter_cache"))
+    for path in executed:
+        cache.cache_notebook_file(str(path), uri=str(ROOT / "notebooks" / path.name), check_validity=True, overwrite=True)
 
 
 @pytest.fixture(scope="session")

@@ -50,7 +50,10 @@ def test_the_tool_refuses_to_overwrite_the_book():
 
 def test_the_student_edition_executes_under_nbval(edition, tmp_path):
     output, _ = edition
-    env = dict(os.environ, VAE_QUICK="1", VAE_CHECKPOINT_DIR=str(tmp_path), TF_CPP_MIN_LOG_LEVEL="3")
+    # The run's shared checkpoint folder (conftest.py): models the book's chapters trained are
+    # loaded, as a student's later chapters load what their chapter 5 trained.
+    checkpoints = os.environ.get("VAE_CHECKPOINT_DIR") or str(tmp_path)
+    env = dict(os.environ, VAE_QUICK="1", VAE_CHECKPOINT_DIR=checkpoints, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", "-o", "addopts=",
          "--rootdir", str(output), str(output)],
