@@ -136,3 +136,17 @@ def test_ci_runs_the_test_command_that_the_readme_prints():
     # The book build with warnings as errors runs inside the test suite (tests/test_browser.py).
     browser_test = (ROOT / "tests" / "test_browser.py").read_text()
     assert '"build", str(ROOT), "-W", "-n", "--keep-going"' in browser_test
+
+
+CODE_WIDTH = 76
+"""Characters of a code line the rendered page shows without a horizontal scroll bar: at the browser
+test's 1280-pixel viewport the theme's code box is 684 pixels wide, with 8.4-pixel characters and
+its padding (78 characters already scroll). tests/test_browser.py checks the built pages."""
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_lines_fit_the_page(path):
+    wide = [(index, line) for index, cell in enumerate(_cells(path)) if cell["cell_type"] == "code"
+            for line in _source(cell).splitlines() if len(line) > CODE_WIDTH]
+    assert not wide, (f"{path.name}: code lines wider than {CODE_WIDTH} characters scroll sideways in the "
+                      f"book; break them: {wide}")

@@ -21,15 +21,16 @@ class WarmupCVAE(models.CVAE):
 
     def __init__(self, latent_dim, warmup_steps, seed=None, **kwargs):
         super().__init__(latent_dim, seed=seed, **kwargs)
-        self.warmup_steps = config.positive_int("warmup_steps", warmup_steps)
+        self.warmup_steps = config.positive_int("warmup_steps",
+                                                warmup_steps)
 
     def kl_weight(self):
         """beta at the current step: min(1, steps taken / warmup_steps)."""
         optimizer = getattr(self, "optimizer", None)
         if optimizer is None:  # never compiled, so never trained
             return tf.constant(1.0)
-        # The optimizer's step counter is a variable: the compiled step reads
-        # its current value, and a checkpoint saves and restores it.
+        # The optimizer's step counter is a variable: the compiled step
+        # reads its current value, and a checkpoint saves and restores it.
         steps = tf.cast(optimizer.iterations, tf.float32)
         return tf.minimum(1.0, steps / self.warmup_steps)
 
@@ -58,7 +59,8 @@ class FreeBitsCVAE(variants.TermsCVAE):
         # (batch, latent_dim) -> (latent_dim,): the floor applies to each
         # dimension's batch average, not to each image.
         kl_per_dimension = tf.reduce_mean(terms["kl_per_dimension"], axis=0)
-        charged = tf.reduce_sum(tf.maximum(kl_per_dimension, self.free_bits))
+        charged = tf.reduce_sum(
+            tf.maximum(kl_per_dimension, self.free_bits))
         # The same charge on every image: the batch's mean loss is then the
         # mean reconstruction loss + sum_j max(KL_j, lambda).
         return -terms["reconstruction"] + charged
