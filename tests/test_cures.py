@@ -103,8 +103,8 @@ def test_a_training_step_reports_the_true_elbo_not_the_objective(make):
         assert logs["cured"]["loss"] == pytest.approx(logs["cured"]["reconstruction_loss"] + 4 * 1.0, rel=1e-5)
 
 
-def test_terms_hook_gives_the_terms_of_losses_elbo_terms_and_kl_per_dimension():
-    model = variants.TermsCVAE(4, seed=3)
+def test_the_terms_hook_gives_losses_elbo_terms_with_each_dimensions_kl():
+    model = models.CVAE(4, seed=3)
     twin = models.CVAE(4, seed=3)
     twin.set_weights(model.get_weights())
     x = _batch()

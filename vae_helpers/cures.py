@@ -41,7 +41,7 @@ class WarmupCVAE(models.CVAE):
         return {**super().get_config(), "warmup_steps": self.warmup_steps}
 
 
-class FreeBitsCVAE(variants.TermsCVAE):
+class FreeBitsCVAE(models.CVAE):
     """Free bits (Kingma et al., 2016): each latent dimension's KL, averaged
     over the batch, is charged as at least `free_bits` nats, so a dimension
     can carry up to that much information at no cost.

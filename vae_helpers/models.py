@@ -129,6 +129,11 @@ class CVAE(model_base.VAEBase):
         `losses.elbo_terms` returns."""
         return -(terms["reconstruction"] - self.beta * terms["kl"])
 
+    def terms(self, x):
+        """The per-image terms of the ELBO of a batch: `losses.elbo_terms`.
+        A subclass with another likelihood overrides this (chapter 9)."""
+        return losses.elbo_terms(self, x)
+
     def train_step(self, data):
         """One optimizer step on a batch; `fit` calls it once per batch.
 
@@ -141,7 +146,7 @@ class CVAE(model_base.VAEBase):
         """
         x = model_base.images_of(data)
         with tf.GradientTape() as tape:
-            terms = losses.elbo_terms(self, x)
+            terms = self.terms(x)
             # Sum over images / GLOBAL batch size. Under tf.distribute each
             # replica holds a slice of the batch and the replicas' gradients
             # are summed: a per-slice mean would step N times too far.
@@ -153,7 +158,7 @@ class CVAE(model_base.VAEBase):
     def test_step(self, data):
         """The terms of a batch, with no update (`evaluate`, and `fit` on its
         validation data). Args and returns as `train_step`."""
-        return self.record(losses.elbo_terms(self, model_base.images_of(data)))
+        return self.record(self.terms(model_base.images_of(data)))
 
     def record(self, terms):
         """Adds a batch's per-image terms to the running means; returns them."""

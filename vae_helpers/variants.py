@@ -1,9 +1,8 @@
 """CVAE variants that change more than the weight of the KL term, and how chapter 9 trains them.
 
-`models.CVAE.train_step` scores a batch with `losses.elbo_terms`, which knows one likelihood
-(Bernoulli) and the total KL only. `TermsCVAE` takes the terms from one overridable method,
-`terms(x)`, that also returns each dimension's KL and calls the model's own `log_likelihood`:
-free bits (`cures.FreeBitsCVAE`) and other pixel likelihoods (`LikelihoodCVAE`) build on it.
+`models.CVAE` takes a batch's terms from one overridable method, `terms(x)`
+(`losses.elbo_terms`, which also returns each dimension's KL): `LikelihoodCVAE` overrides it to
+score pixels with another likelihood.
 
 `train` trains a variant on the recipe of `runs.book_model` (same data, batch size, epochs,
 learning rate, seed), with a checkpoint named by the variant's settings.
@@ -15,62 +14,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vae_helpers import config, data, likelihoods, losses, model_base, models
+from vae_helpers import config, data, likelihoods, losses, models
 from vae_helpers import runs, training
 
 
-def elbo_terms(model, x):
-    """`losses.elbo_terms` with the model's own likelihood and each dimension's KL.
-
-    Args:
-      model: has `encode`, `reparameterize`, `decode` and `log_likelihood(x, logits)`.
-      x: float tensor (batch, 28, 28, 1), pixels in [0, 1].
-    Returns:
-      Dict of tensors, nats: "reconstruction", "kl", "elbo" of shape (batch,) exactly as
-      `losses.elbo_terms` computes them (one z per image, Monte Carlo KL), and
-      "kl_per_dimension" of shape (batch, latent_dim), the analytic KL of each dimension.
-    """
-    mean, logvar = model.encode(x)
-    z = model.reparameterize(mean, logvar)
-    reconstruction = model.log_likelihood(x, model.decode(z))
-    kl = losses.log_normal_pdf(z, mean, logvar) - losses.log_normal_pdf(z, 0.0, 0.0)
-    return {
-        "reconstruction": reconstruction,
-        "kl": kl,
-        "elbo": reconstruction - kl,
-        "kl_per_dimension": losses.analytic_kl_per_dimension(mean, logvar),
-    }
-
-
-class TermsCVAE(models.CVAE):
-    """A `models.CVAE` whose steps take the per-image terms from `self.terms(x)`.
-
-    The steps are `models.CVAE`'s with `losses.elbo_terms(self, x)` replaced by `self.terms(x)`:
-    the hook that `models.CVAE` would need for this module to shrink to its overrides.
-    """
-
-    def log_likelihood(self, x, logits):
-        """log p(x|z) of each image (batch,) from the decoder's logits: Bernoulli here."""
-        return likelihoods.bernoulli(x, logits)
-
-    def terms(self, x):
-        """The per-image terms of a batch: see `elbo_terms`."""
-        return elbo_terms(self, x)
-
-    def train_step(self, data):
-        x = model_base.images_of(data)
-        with tf.GradientTape() as tape:
-            terms = self.terms(x)
-            loss = tf.nn.compute_average_loss(self.objective(terms))
-        gradients = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply(gradients, self.trainable_weights)
-        return self.record(terms)
-
-    def test_step(self, data):
-        return self.record(self.terms(model_base.images_of(data)))
-
-
-class LikelihoodCVAE(TermsCVAE):
+class LikelihoodCVAE(models.CVAE):
     """The CVAE with another pixel likelihood, for grey-level images.
 
     Args:
@@ -87,7 +35,12 @@ class LikelihoodCVAE(TermsCVAE):
                 shape=(), initializer="zeros", name="log_scale"
             )
 
+    def terms(self, x):
+        """`losses.elbo_terms` with this model's pixel likelihood."""
+        return losses.elbo_terms(self, x, log_likelihood=self.log_likelihood)
+
     def log_likelihood(self, x, logits):
+        """log p(x|z) of each image (batch,) from the decoder's logits."""
         if self.likelihood == "continuous_bernoulli":
             return likelihoods.continuous_bernoulli(x, logits)
         if self.likelihood == "gaussian":
@@ -110,7 +63,6 @@ class LikelihoodCVAE(TermsCVAE):
         return {**super().get_config(), "likelihood": self.likelihood}
 
 
-keras.saving.register_keras_serializable(package="vae_helpers")(TermsCVAE)
 keras.saving.register_keras_serializable(package="vae_helpers")(LikelihoodCVAE)
 
 PIXELS = ("binary", "grey")
