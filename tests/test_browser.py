@@ -172,6 +172,21 @@ def test_solutions_are_hidden_until_clicked(browser, server, chapter):
     page.close()
 
 
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_code_cell_scrolls_sideways(browser, server, chapter):
+    page = _open(browser, server, f"notebooks/{chapter}.html", [])
+    page.wait_for_load_state("networkidle")
+    # Folded cells (hidden solutions) have no width until opened: open them all first.
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    widths = page.evaluate("""() => [...document.querySelectorAll('div.cell_input pre')].map(p => ({
+        text: p.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), ''),
+        scroll: p.scrollWidth, client: p.clientWidth}))""")
+    assert len(widths) >= 5, f"{chapter}: only {len(widths)} code cells found"
+    wide = [w["text"] for w in widths if w["scroll"] > w["client"]]
+    assert not wide, f"{chapter}: code cells scroll sideways; their longest lines: {wide}"
+    page.close()
+
+
 def test_the_elbo_is_stated_as_a_theorem_with_its_proof(browser, server):
     page = _open(browser, server, "notebooks/02_elbo.html", [])
     _wait_for_math(page)
