@@ -35,10 +35,11 @@ def log_normal_pdf(sample, mean, logvar, raxis=1):
 
 
 def bernoulli_log_likelihood(x, logits):
-    """log p(x|z) for independent Bernoulli pixels with the decoder's logits.
+    """log p(x|z) of independent Bernoulli pixels, from decoder logits.
 
-    Sigmoid cross-entropy computed from logits, not from probabilities, so it stays finite even
-    for logits of +-1e4 where sigmoid(logits) rounds to exactly 0 or 1.
+    Sigmoid cross-entropy computed from logits, not from probabilities, so
+    it stays finite even for logits of +-1e4, where sigmoid(logits) rounds
+    to exactly 0 or 1.
 
     Args:
       x: float tensor of shape (batch, 28, 28, 1), values in [0, 1].
