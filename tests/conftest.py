@@ -146,6 +146,18 @@ def bundled():
     return data.load_mnist("bundled")
 
 
+@pytest.fixture(scope="session")
+def trained_2d(bundled):
+    """A 2-D model after 2 quick epochs (trained once per session, shared by the evaluation and
+    amortisation tests): a posterior narrow enough that the bound's k matters."""
+    from vae_helpers import models, training
+
+    config.set_seeds(config.SEED)
+    train = data.make_dataset(bundled.train_images[:1024], batch_size=32)
+    test = data.make_dataset(bundled.test_images[:64], shuffle=False)
+    return training.train(models.CVAE(2, seed=0), train, test, epochs=2, learning_rate=1e-3, verbose=0).model
+
+
 @pytest.fixture(autouse=True)
 def _seeded():
     config.set_seeds(config.SEED)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import optimize, special, stats
 
-from vae_helpers import data, evaluation, models, toy, training
+from vae_helpers import data, evaluation, toy
 
 
 def _gaussian_kl(mean_q, cov_q, mean_p, cov_p):
@@ -96,13 +96,6 @@ def test_a_broken_expectation_is_caught_by_the_approximation_gap_check():
 
     assert np.any(approximation_gap(1) < -0.05)
     assert np.all(approximation_gap(12) > -1e-4)
-
-
-@pytest.fixture(scope="module")
-def trained_2d(bundled):
-    train = data.make_dataset(bundled.train_images[:1024], batch_size=32)
-    test = data.make_dataset(bundled.test_images[:64], shuffle=False)
-    return training.train(models.CVAE(2, seed=0), train, test, epochs=2, learning_rate=1e-3, verbose=0).model
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from vae_helpers import data, evaluation, models, training
-
-
-@pytest.fixture(scope="module")
-def trained_2d(bundled):
-    """A 2-D model after 2 quick epochs: a posterior narrow enough that the bound's k matters."""
-    train = data.make_dataset(bundled.train_images[:1024], batch_size=32)
-    test = data.make_dataset(bundled.test_images[:64], shuffle=False)
-    return training.train(models.CVAE(2, seed=0), train, test, epochs=2, learning_rate=1e-3, verbose=0).model
+from vae_helpers import data, evaluation, models
 
 
 @pytest.fixture(scope="module")

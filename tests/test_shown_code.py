@@ -74,25 +74,26 @@ def test_a_package_edited_on_its_own_is_caught(tmp_path, monkeypatch):
     assert len(found) == 1 and "models.make_encoder" in found[0]
 
 
-def test_whitespace_alone_is_not_a_difference(tmp_path, monkeypatch):
+def _edit_first_shown_cell(tmp_path, monkeypatch, edit):
+    """Applies `edit(cell)` to the first tagged cell of chapter 3 in a copy of the notebooks."""
     copy = _copy_tree(tmp_path)
     monkeypatch.setattr(shown_code, "NOTEBOOKS", copy / "notebooks")
     path = copy / "notebooks" / "03_vae_model.ipynb"
     book = json.loads(path.read_text())
-    index = next(i for i, c in enumerate(book["cells"]) if c["metadata"].get("shows"))
-    book["cells"][index]["source"] = [line.rstrip("\n") + "   \n\n" for line in book["cells"][index]["source"]]
+    edit(next(c for c in book["cells"] if c["metadata"].get("shows")))
     path.write_text(json.dumps(book, indent=1) + "\n")
+
+
+def test_whitespace_alone_is_not_a_difference(tmp_path, monkeypatch):
+    def pad(cell):
+        cell["source"] = [line.rstrip("\n") + "   \n\n" for line in cell["source"]]
+
+    _edit_first_shown_cell(tmp_path, monkeypatch, pad)
     assert shown_code.differences() == []
 
 
 def test_an_unknown_name_is_reported(tmp_path, monkeypatch):
-    copy = _copy_tree(tmp_path)
-    monkeypatch.setattr(shown_code, "NOTEBOOKS", copy / "notebooks")
-    path = copy / "notebooks" / "03_vae_model.ipynb"
-    book = json.loads(path.read_text())
-    index = next(i for i, c in enumerate(book["cells"]) if c["metadata"].get("shows"))
-    book["cells"][index]["metadata"]["shows"] = ["models.NoSuchThing"]
-    path.write_text(json.dumps(book, indent=1) + "\n")
+    _edit_first_shown_cell(tmp_path, monkeypatch, lambda cell: cell["metadata"].update(shows=["models.NoSuchThing"]))
     assert any("'NoSuchThing' is not defined" in line for line in shown_code.differences())
 
 
