@@ -65,8 +65,8 @@ class CVAE(model_base.VAEBase):
         super().__init__(latent_dim, seed=seed, beta=beta, **kwargs)
         self.encoder = make_encoder(self.latent_dim)
         self.decoder = make_decoder(self.latent_dim)
-        # The model's own random stream: seeded, saved with the model, so a
-        # run resumed from a checkpoint draws the noise it would have drawn.
+        # The model's own random stream: seeded, and one state variable that
+        # training's checkpoints store, so a resumed run draws as it would.
         self.noise = keras.random.SeedGenerator(seed)
         self.trackers = {
             name: keras.metrics.Mean(name=name)
