@@ -103,13 +103,13 @@ class PriorSampleFrames:
     epoch. Use an instance as `on_epoch_end` of `vae_helpers.training.train`.
 
     Args:
-      eps: (num_samples, latent_dim) fixed prior draws.
+      z: (num_samples, latent_dim) fixed codes drawn once from the prior.
       directory: where frames go, one "epoch_NNN.png" per epoch.
       ncols: images per row of a frame.
     """
 
-    def __init__(self, eps, directory, ncols=8):
-        self.eps = np.asarray(eps, np.float32)
+    def __init__(self, z, directory, ncols=8):
+        self.z = np.asarray(z, np.float32)
         self.directory = directory
         self.ncols = ncols
 
@@ -118,7 +118,7 @@ class PriorSampleFrames:
         if epoch == 1:  # a fresh run: frames of an earlier run under this name are stale
             for stale in glob.glob(os.path.join(self.directory, "epoch_*.png")):
                 os.remove(stale)
-        picture = tile(model.sample(self.eps).numpy(), self.ncols)
+        picture = tile(model.sample(self.z).numpy(), self.ncols)
         iio.imwrite(os.path.join(self.directory, f"epoch_{epoch:03d}.png"), picture)
 
     def frames(self):
