@@ -166,6 +166,18 @@ def test_the_projection_replaces_the_subset_training_by_full_size():
     assert "05_training.ipynb" not in full_size_rehearsal.chapters_without_training()
 
 
+def test_runs_the_rehearsal_did_not_time_are_scaled_like_the_timed_ones():
+    rows = [{"subset_first_epoch_s": 5.0, "subset_epoch_s": 1.0, "full_first_epoch_s": 19.0}]
+    evaluation = {"subset": {"scaled_s": 10.0}, "full": {"scaled_s": 100.0}}
+    times = {"a.ipynb": 100.0, "c.ipynb": 30.0}
+    base = full_size_rehearsal.project(rows, evaluation, times, 10, 40)
+    scaled = full_size_rehearsal.project(rows, evaluation, times, 10, 40, untimed=["c.ipynb"])
+    # An epoch costs 19 times the subset's, over a quarter of the epochs: 4.75 times in all.
+    assert base["untimed_s"] == 0.0 and scaled["untimed_s"] == (4.75 - 1.0) * 30.0
+    assert scaled["build_s"] == base["build_s"] + (4.75 - 1.0) * 30.0
+    assert full_size_rehearsal.chapters_with_untimed_training() == ["09_curing_collapse.ipynb"]
+
+
 def _pages_timeout_minutes():
     build = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text())["jobs"]["build"]
     return build["timeout-minutes"]

@@ -39,11 +39,23 @@ def fit_log():
 
 
 class EpochLines(keras.callbacks.Callback):
-    """Prints one line per epoch: "epoch 3/40" and every metric, fixed-point (nats)."""
+    """Prints one narrow line per epoch: the ELBO, the reconstruction loss and the KL, each on the
+    training set and (when `fit` has validation data) the test set, fixed-point, in nats."""
+
+    TERMS = (("elbo", "ELBO"), ("reconstruction_loss", "reconstruction"), ("kl_loss", "KL"))
 
     def on_epoch_end(self, epoch, logs=None):
-        metrics = "  ".join(f"{name} {float(value):8.2f}" for name, value in (logs or {}).items())
-        print(f"epoch {epoch + 1:>3}/{self.params.get('epochs', '?')}  {metrics}", flush=True)
+        logs = logs or {}
+        sides = ("", "val_") if "val_elbo" in logs else ("",)
+        if not getattr(self, "_header_printed", False):  # once per fit
+            self._header_printed = True
+            names = "".join(f"{label:>{10 * len(sides)}}  " for _, label in self.TERMS)
+            sets = "".join("".join(f"{'test' if side else 'train':>10}" for side in sides) + "  "
+                           for _ in self.TERMS)
+            print(f"{'epoch':>7}  {names}".rstrip() + "\n" + f"{'':>7}  {sets}".rstrip(), flush=True)
+        values = "".join("".join(f"{float(logs.get(side + key, float('nan'))):10.2f}" for side in sides) + "  "
+                         for key, _ in self.TERMS)
+        print(f"{epoch + 1:>3}/{self.params.get('epochs', '?'):<3}  {values}".rstrip(), flush=True)
 
 
 def fit_verbosity():
