@@ -38,6 +38,15 @@ def positive_int(name, value, minimum=1):
     return int(value)
 
 
+def positive_number(name, value):
+    """`value` as a float, or a ValueError naming `name` unless it is a finite number above 0."""
+    if (isinstance(value, bool)
+            or not isinstance(value, (int, float, np.integer, np.floating))
+            or not np.isfinite(value) or value <= 0):
+        raise ValueError(f"{name} must be a positive finite number; got {value!r}.")
+    return float(value)
+
+
 def pick(full, quick):
     """Returns `quick` in quick mode, else `full`: use it for epoch and sample counts only."""
     for name, value in (("full", full), ("quick", quick)):

@@ -7,7 +7,7 @@ stays the true ELBO, so a cured model is scored on the same scale as the baselin
 import keras
 import tensorflow as tf
 
-from vae_helpers import config, models, variants
+from vae_helpers import config, models
 
 
 class WarmupCVAE(models.CVAE):
@@ -53,7 +53,7 @@ class FreeBitsCVAE(models.CVAE):
 
     def __init__(self, latent_dim, free_bits, seed=None, **kwargs):
         super().__init__(latent_dim, seed=seed, **kwargs)
-        self.free_bits = variants.positive_number("free_bits", free_bits)
+        self.free_bits = config.positive_number("free_bits", free_bits)
 
     def objective(self, terms):
         # (batch, latent_dim) -> (latent_dim,): the floor applies to each

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vae_helpers import config, data, models
+from vae_helpers import config, data, model_base, models
 
 STATE_ENTRY = "vae_helpers_training.json"
 """The name of the run record inside a checkpoint's zip archive (Keras ignores entries it does not know)."""
@@ -427,5 +427,5 @@ def _check_first_batch(name, dataset):
     """Refuses a dataset whose first batch is not pixels in [0, 1]: 0-255 pixels would train to an
     "ELBO" of -4e19 per image without a word. One batch only, so it costs a fraction of a second."""
     for batch in dataset.take(1):
-        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        images = model_base.images_of(batch)
         data.check_pixel_range(images.numpy(), f"{name}'s first batch")

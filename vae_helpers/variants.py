@@ -11,7 +11,6 @@ learning rate, seed), with a checkpoint named by the variant's settings.
 import os
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from vae_helpers import config, data, likelihoods, losses, models
@@ -123,15 +122,6 @@ def train(mnist, model, tag, pixels="binary", verbose="auto"):
         ),
         verbose=verbose,
     )
-
-
-def positive_number(name, value):
-    """`value` as a float, or a ValueError naming `name` unless it is a finite number above 0."""
-    if (isinstance(value, bool)
-            or not isinstance(value, (int, float, np.integer, np.floating))
-            or not np.isfinite(value) or value <= 0):
-        raise ValueError(f"{name} must be a positive finite number; got {value!r}.")
-    return float(value)
 
 
 def _check_pixels(pixels):
