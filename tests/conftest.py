@@ -52,19 +52,28 @@ def pytest_unconfigure(config):
 def _group(nodeid):
     """The unit of work an xdist worker takes whole: the chapters under nbval and the book build
     form one, so that one worker runs them in that order and the build reuses nbval's outputs;
+    each chapter of the student edition is one, so that both workers share the last two minutes;
     every other test file is one (a notebook's cells share a kernel, a file's fixtures run once)."""
     path = nodeid.split("::")[0]
-    return "book" if path == BOOK or path.startswith("notebooks/") else path
+    if path == BOOK or path.startswith("notebooks/"):
+        return "book"
+    return nodeid if path == STUDENT and "[" in nodeid else path
 
 
 def _order(item):
-    # The long unit first, then the unit tests, the student edition last: on two workers the
-    # second one runs the unit tests and then the student edition, which by then finds the
-    # chapters' models trained (a shared checkpoint folder) while the first builds the book.
+    # The long unit first, then the unit tests, the student edition's chapters last: on two
+    # workers the second runs the unit tests while the first runs nbval and builds the book, and
+    # whichever is free takes the next student chapter, which by then finds the chapters' models
+    # trained (a shared checkpoint folder). xdist queues the units in this order
+    # (--no-loadscope-reorder in pyproject.toml).
     path = item.nodeid.split("::")[0]
     if _group(item.nodeid) == "book":
-        return 0 if path.startswith("notebooks/") else 1
-    return 3 if path == STUDENT else 2
+        return 0, 0 if path.startswith("notebooks/") else 1
+    if path == STUDENT:
+        # Later chapters take longer: the longest first, so no worker ends alone on a long one.
+        chapter = getattr(item, "callspec", None) and item.callspec.params.get("chapter", "")
+        return 3, -int(chapter[:2]) if chapter else 0
+    return 2, 0
 
 
 class _Order:

@@ -117,19 +117,21 @@ def test_best_gaussian_of_a_vae_matches_an_independent_grid_search(trained_2d, i
     means, logvars = (np.asarray(t, np.float64) for t in trained_2d.encode(images))
     for b, image in enumerate(images):
         std = np.exp(logvars[b] / 2)
-        axes = [np.linspace(m - 10 * s, m + 10 * s, 201) for m, s in zip(means[b], std)]
+        # Spacing 0.16 encoder standard deviations: a Gaussian-weighted sum on a regular grid
+        # errs by about exp(-2 pi^2 (s / h)^2), negligible even for a q a third as wide.
+        axes = [np.linspace(m - 8 * s, m + 8 * s, 101) for m, s in zip(means[b], std)]
         z = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 2)
-        # In chunks: 40,000 decodes at once would hold gigabytes of activations.
+        # In chunks: 10,000 decodes at once would hold a gigabyte of activations.
         logits = np.concatenate([
             np.asarray(trained_2d.decode(chunk.astype(np.float32)), np.float64).reshape(len(chunk), -1)
-            for chunk in np.array_split(z, 20)
+            for chunk in np.array_split(z, 5)
         ])
         pixels = image.reshape(-1)
         log_joint = np.sum(pixels * special.log_expit(logits) + (1 - pixels) * special.log_expit(-logits), axis=1)
         log_joint += stats.norm.logpdf(z).sum(axis=1)
 
         def minus_elbo(params):
-            q = stats.multivariate_normal(params[:2], np.diag(np.exp(params[2:]))).logpdf(z)
+            q = stats.norm.logpdf(z, params[:2], np.exp(params[2:] / 2)).sum(axis=1)
             weights = np.exp(q - q.max())
             weights /= weights.sum()
             entropy = 0.5 * np.sum(params[2:] + 1 + np.log(2 * np.pi))

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import urllib.parse
 
@@ -44,7 +45,8 @@ def book(tmp_path_factory):
     _cache_chapters_nbval_executed()
     jupyter_book = pathlib.Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run(
-        [str(jupyter_book), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(OUTPUT)],
+        # --all: every page from this run's outputs, none left over from an earlier run's build.
+        [str(jupyter_book), "build", str(ROOT), "--all", "-W", "-n", "--keep-going", "--path-output", str(OUTPUT)],
         capture_output=True, text=True, env=env, timeout=3000,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
@@ -257,3 +259,20 @@ def test_no_page_repeats_an_id(book):
         ids = [tag["id"] for tag in BeautifulSoup(page.read_text(), "html.parser").find_all(id=True)]
         repeated = sorted({i for i in ids if ids.count(i) > 1})
         assert not repeated, f"{page.relative_to(book)}: repeated ids {repeated}"
+
+
+def test_no_output_shows_a_local_path_an_install_log_or_a_warning(book):
+    # What the machine that built the book says about itself has no place on a reader's page.
+    local = {str(ROOT), tempfile.gettempdir() + "/", os.path.expanduser("~") + "/"}
+    if os.environ.get("VAE_CHECKPOINT_DIR"):
+        local.add(os.environ["VAE_CHECKPOINT_DIR"])
+    noise = ("WARNING:", "Warning:", "Requirement already satisfied", "Successfully installed")
+    outputs = 0
+    for chapter in CHAPTERS:
+        soup = BeautifulSoup((book / "notebooks" / f"{chapter}.html").read_text(), "html.parser")
+        for output in soup.select("div.cell_output"):
+            text = output.get_text()
+            found = [s for s in sorted(local) + list(noise) if s in text]
+            assert not found, f"{chapter}: an output shows {found}: {text[:300]!r}"
+            outputs += 1
+    assert outputs > 50

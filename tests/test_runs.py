@@ -73,6 +73,13 @@ def test_checkpoint_dir_follows_the_environment(monkeypatch, tmp_path):
     assert runs.checkpoint_dir() == str(tmp_path)
 
 
+def test_the_shown_checkpoint_dir_names_no_path_of_this_machine(monkeypatch, tmp_path):
+    monkeypatch.delenv("VAE_CHECKPOINT_DIR", raising=False)
+    assert runs.shown_checkpoint_dir() == "checkpoints/"
+    monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
+    assert runs.shown_checkpoint_dir() == "$VAE_CHECKPOINT_DIR"
+
+
 def test_a_checkpoint_dir_that_is_a_file_is_refused_before_training(bundled, monkeypatch, tmp_path):
     monkeypatch.setenv("VAE_QUICK", "1")
     a_file = tmp_path / "notes.txt"

@@ -48,7 +48,13 @@ def test_the_tool_refuses_to_overwrite_the_book():
     assert result.returncode != 0 and "refusing" in result.stderr
 
 
-def test_the_student_edition_executes_under_nbval(edition, tmp_path):
+CHAPTERS = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_the_student_edition_executes_under_nbval(edition, chapter, tmp_path):
+    """Each chapter of the edition, top to bottom, in a fresh kernel (one test a chapter, so that
+    pytest-xdist can spread them over its workers; see conftest.py)."""
     output, _ = edition
     # The run's shared checkpoint folder (conftest.py): models the book's chapters trained are
     # loaded, as a student's later chapters load what their chapter 5 trained.
@@ -56,7 +62,7 @@ def test_the_student_edition_executes_under_nbval(edition, tmp_path):
     env = dict(os.environ, VAE_QUICK="1", VAE_CHECKPOINT_DIR=checkpoints, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", "-o", "addopts=",
-         "--rootdir", str(output), str(output)],
+         "--rootdir", str(output), str(output / chapter)],
         capture_output=True, text=True, env=env, cwd=output, timeout=1800,
     )
     assert result.returncode == 0, result.stdout[-3000:]

@@ -386,3 +386,19 @@ def test_a_checkpoint_of_other_data_is_refused_and_kept(small, tmp_path):
     training._save(str(old), models.CVAE(2, seed=0), {"elbo": [1.0]})
     with pytest.raises(training.CheckpointMismatchError, match="data of unknown fingerprint"):
         training.train(models.CVAE(2, seed=0), *small, epochs=2, checkpoint=old, data_fingerprint="a" * 64, verbose=0)
+
+
+def test_the_retracing_notice_is_dropped_and_other_tensorflow_warnings_are_kept():
+    import logging
+
+    seen = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger = tf.get_logger()
+    logger.addHandler(handler)
+    try:
+        logger.warning("5 out of the last 5 calls to <function f> triggered tf.function retracing.")
+        logger.warning("a real warning")
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["a real warning"]

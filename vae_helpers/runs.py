@@ -50,6 +50,12 @@ def checkpoint_dir():
     return directory
 
 
+def shown_checkpoint_dir():
+    """The checkpoint folder as a page prints it: "checkpoints/", or "$VAE_CHECKPOINT_DIR" when that
+    variable names it (a built page must not carry a path of the machine that built it)."""
+    return "$VAE_CHECKPOINT_DIR" if os.environ.get("VAE_CHECKPOINT_DIR") else "checkpoints/"
+
+
 def source_tag(mnist):
     """A short name for the data: "mnist" (full), "bundled", or the .npz file's stem."""
     if mnist.source == "keras":

@@ -10,6 +10,7 @@ epoch's checkpoint or the new one, never half of one.
 import contextlib
 import dataclasses
 import json
+import logging
 import math
 import os
 import time
@@ -28,6 +29,18 @@ DEFAULT_LEARNING_RATE = 1e-3
 """Adam's step size for every run in the book: Adam's default (the keras-io VAE example's). The TF
 tutorial's 1e-4 suits its 18,750 steps over full MNIST; over the bundled subset's 5,000 steps it
 leaves the 2-D model far from converged."""
+
+
+class _NoRetracingNotice(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning. Each run builds a new model,
+    and Keras traces a step function of its own for each; TensorFlow's detector counts those as
+    one function traced again and again, and its advice (reuse the function) does not apply."""
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_NoRetracingNotice())
 
 
 class NonFiniteLossError(RuntimeError):
