@@ -77,10 +77,7 @@ def _full_size(record):
             f"{record['device']} (timed in CPU seconds, which a quiet machine's clock does not exceed): "
             f"{projection['full_training_s'] / 60:.0f} min of training, "
             f"{record['evaluation']['full']['scaled_s'] / 60:.0f} min of chapter 7's evaluation"
-            + (f", {projection['untimed_s'] / 60:.0f} min estimated for the runs of chapter 9 that were not "
-               "timed at full size (their subset time scaled as the timed runs' was)"
-               if projection.get("untimed_s") else "")
-            + f" and {projection['other_s'] / 60:.0f} min for everything else. Projected on {record['date']} by "
+            f" and {projection['other_s'] / 60:.0f} min for everything else. Projected on {record['date']} by "
             f"`python benchmarks/full_size_rehearsal.py --record` from one epoch of each of the book's "
             f"{len(record['runs'])} training runs and chapter 7's evaluation, timed at full size on "
             f"{record['data']}, beside the CPU column's measured times.")

@@ -10,8 +10,9 @@ same image size and the same counts. Only the time is rehearsed, not the book's 
 1. Converts the four idx files to one .npz in the Keras MNIST layout (uint8 x_train (60000, 28, 28),
    ...), and points $VAE_MNIST at it, so `data.load_mnist()`, the call every chapter makes, loads it.
 2. Times one full-mode epoch of every training run the chapters make (`RUNS`, through
-   `runs.book_model`, checkpoint and test pass included) at full size, and two epochs of each on the
-   bundled subset, whose second epoch says what the first one's tracing costs.
+   `runs.book_model`, and chapter 9's `VARIANTS`, through `variants.train`; checkpoint and test
+   pass included) at full size, and two epochs of each on the bundled subset, whose second epoch
+   says what the first one's tracing costs.
 3. Times chapter 7's size-dependent evaluation (IWAE over the test set) on `--eval-images` test
    images; its cost grows linearly with their number, so it is scaled to each test set's size.
 4. Projects the full-MNIST build: the recorded full-mode chapter times on the subset
@@ -54,10 +55,13 @@ RUNS = (
     (16, 0.25, "dynamic"),
     (16, 4.0, "dynamic"),
     (16, 16.0, "dynamic"),
-    # Chapter 9's beta = 1 baseline at latent 32 (its warm-up, free-bits and likelihood variants
-    # train through variants.train and are not timed here).
+    # Chapter 9's beta = 1 baseline at latent 32.
     (32, 1.0, "dynamic"),
 )
+VARIANTS = ("warm-up", "free bits", "bernoulli", "continuous_bernoulli", "gaussian")
+"""Chapter 9's runs through `variants.train`: its two cures, then one per decoder likelihood."""
+CHAPTER_9 = {"LATENT_DIM": 32, "FREE_BITS": 0.5, "likelihood latent_dim": 16}
+"""The settings chapter 9 trains its variants with (tests/test_full_size.py reads them there)."""
 EVALUATION = (
     # (latent_dim, binarization of the model, test set, k) for each IWAE pass over a whole test set
     # in chapter 7 on a CPU (k = 1,000 and 5,000 run on a GPU only).
@@ -116,12 +120,10 @@ def _clocks():
     return np.array([time.process_time(), time.perf_counter()])
 
 
-def time_epochs(mnist, latent_dim, beta, binarization, epochs):
-    """CPU and clock seconds, (epochs, 2), of the first `epochs` full-mode epochs of one book run,
-    each from the end of the previous one (the first from the call, so it holds building the
-    pipelines and tracing), and the model they trained."""
-    from vae_helpers import runs
-
+def time_epochs(train, epochs):
+    """CPU and clock seconds, (epochs, 2), of the first `epochs` epochs of one run, each from the
+    end of the previous one (the first from the call, so it holds building the pipelines and
+    tracing), and the model they trained. `train(on_epoch_end)` starts the run."""
     marks = [_clocks()]
 
     def lap(epoch, model, logs):
@@ -129,8 +131,35 @@ def time_epochs(mnist, latent_dim, beta, binarization, epochs):
         if epoch >= epochs:
             model.stop_training = True
 
-    run = runs.book_model(mnist, latent_dim, beta=beta, binarization=binarization, on_epoch_end=lap, verbose=0)
-    return np.diff(marks, axis=0), run.model
+    model = train(lap).model
+    return np.diff(marks, axis=0), model
+
+
+def book_run(mnist, latent_dim, beta, binarization):
+    """`train(on_epoch_end)` of one of `RUNS`, as the chapters call it."""
+    from vae_helpers import runs
+
+    return lambda lap: runs.book_model(mnist, latent_dim, beta=beta, binarization=binarization,
+                                       on_epoch_end=lap, verbose=0)
+
+
+def variant_run(mnist, name):
+    """`train(on_epoch_end)` of one of `VARIANTS`, built as chapter 9 builds it."""
+    from vae_helpers import config, cures, runs, variants
+
+    config.set_seeds()
+    if name == "warm-up":
+        steps_per_epoch = -(-len(runs.train_images(mnist)) // runs.BATCH_SIZE)
+        warmup_steps = runs.epochs_for(mnist) * steps_per_epoch // 4
+        model = cures.WarmupCVAE(CHAPTER_9["LATENT_DIM"], warmup_steps, seed=config.SEED)
+        tag, pixels = f"warmup{warmup_steps}", "binary"
+    elif name == "free bits":
+        model = cures.FreeBitsCVAE(CHAPTER_9["LATENT_DIM"], CHAPTER_9["FREE_BITS"], seed=config.SEED)
+        tag, pixels = f"freebits{CHAPTER_9['FREE_BITS']:g}", "binary"
+    else:
+        model = variants.LikelihoodCVAE(CHAPTER_9["likelihood latent_dim"], name, seed=config.SEED)
+        tag, pixels = name, "grey"
+    return lambda lap: variants.train(mnist, model, tag, pixels=pixels, on_epoch_end=lap, verbose=0)
 
 
 def time_evaluation(mnist, models, count):
@@ -146,22 +175,17 @@ def time_evaluation(mnist, models, count):
 
 
 def rehearse(mnist, subset, eval_images):
-    from vae_helpers import runs
-
     rows, models = [], {"subset": {}, "full": {}}
     for latent, beta, binarization in RUNS:
-        (first_subset, later_subset), models["subset"][latent, beta, binarization] = time_epochs(
-            subset, latent, beta, binarization, 2)
-        (first_full,), models["full"][latent, beta, binarization] = time_epochs(mnist, latent, beta, binarization, 1)
-        rows.append({"latent_dim": latent, "beta": beta, "binarization": binarization,
-                     "subset_first_epoch_s": round(first_subset[0], 2), "subset_epoch_s": round(later_subset[0], 2),
-                     "full_first_epoch_s": round(first_full[0], 2),
-                     "clock_s": {"subset_first_epoch": round(first_subset[1], 2), "subset_epoch": round(later_subset[1], 2),
-                                 "full_first_epoch": round(first_full[1], 2)}})
-        print(f"  latent {latent:2d}, beta {beta:5g}, {binarization:7s}: subset epochs {first_subset[0]:5.1f} "
-              f"then {later_subset[0]:5.1f} CPU s; full size first epoch {first_full[0]:6.1f} CPU s "
-              f"({first_full[1]:.1f} s on the clock)", flush=True)
+        row, models["subset"][latent, beta, binarization], models["full"][latent, beta, binarization] = _time_run(
+            {"latent_dim": latent, "beta": beta, "binarization": binarization},
+            book_run(subset, latent, beta, binarization), book_run(mnist, latent, beta, binarization))
+        rows.append(row)
+    for name in VARIANTS:
+        rows.append(_time_run({"variant": name}, variant_run(subset, name), variant_run(mnist, name))[0])
     evaluation = {}
+    from vae_helpers import runs
+
     for name, data in (("subset", subset), ("full", mnist)):
         trained = {(latent, binarization): model for (latent, beta, binarization), model in models[name].items()
                    if beta == 1.0}
@@ -176,32 +200,31 @@ def rehearse(mnist, subset, eval_images):
     return rows, evaluation
 
 
+def _time_run(row, on_subset, at_full_size):
+    """Two subset epochs and one full-size epoch of one run: its row, and the two trained models."""
+    (first_subset, later_subset), subset_model = time_epochs(on_subset, 2)
+    (first_full,), full_model = time_epochs(at_full_size, 1)
+    row.update({"subset_first_epoch_s": round(first_subset[0], 2), "subset_epoch_s": round(later_subset[0], 2),
+                "full_first_epoch_s": round(first_full[0], 2),
+                "clock_s": {"subset_first_epoch": round(first_subset[1], 2), "subset_epoch": round(later_subset[1], 2),
+                            "full_first_epoch": round(first_full[1], 2)}})
+    name = row.get("variant") or f"latent {row['latent_dim']:2d}, beta {row['beta']:5g}, {row['binarization']:7s}"
+    print(f"  {name:<31}: subset epochs {first_subset[0]:5.1f} then {later_subset[0]:5.1f} CPU s; full size "
+          f"first epoch {first_full[0]:6.1f} CPU s ({first_full[1]:.1f} s on the clock)", flush=True)
+    return row, subset_model, full_model
+
+
 def chapters_without_training():
     """The chapters that call no `book_model`: none of their time depends on the data's size."""
     return sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb") if "book_model(" not in path.read_text())
 
 
-def chapters_with_untimed_training():
-    """The chapters that also train outside `book_model` (chapter 9's variants, through
-    `variants.train`): the rehearsal times none of those runs at full size."""
-    return sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb") if "variants.train(" in path.read_text())
-
-
-def untimed_scale(rows, full_epochs, subset_epochs):
-    """How much longer a run takes at full size than on the subset: the timed runs' median ratio of
-    an epoch's CPU seconds, times the ratio of epochs. Applied to a whole chapter's recorded time,
-    it over-states its non-training part, as an "at most" projection should."""
-    per_epoch = sorted(r["full_first_epoch_s"] / r["subset_epoch_s"] for r in rows)
-    return per_epoch[len(per_epoch) // 2] * full_epochs / subset_epochs
-
-
-def project(rows, evaluation, chapter_seconds, full_epochs, subset_epochs, untrained=(), untimed=()):
+def project(rows, evaluation, chapter_seconds, full_epochs, subset_epochs, untrained=()):
     """Seconds of a full-MNIST build: the recorded chapter times (clock) with the subset's training
     and evaluation (CPU seconds, timed now) replaced by full size's. A run's later epochs cost its
     first less the tracing and set-up that the subset's first and second epochs differ by. CPU
     seconds exceed a quiet machine's clock, so what remains of the recorded times is at least the
-    chapters that train nothing (`untrained`). Chapters that also train runs the rehearsal did not
-    time (`untimed`) count at `untimed_scale` times their recorded time, under "untimed_s"."""
+    chapters that train nothing (`untrained`)."""
     subset_training = sum(r["subset_first_epoch_s"] + (subset_epochs - 1) * r["subset_epoch_s"] for r in rows)
     full_training = 0.0
     for r in rows:
@@ -209,12 +232,9 @@ def project(rows, evaluation, chapter_seconds, full_epochs, subset_epochs, untra
         full_training += r["full_first_epoch_s"] + (full_epochs - 1) * max(r["full_first_epoch_s"] - setup, 0.0)
     other = sum(chapter_seconds.values()) - subset_training - evaluation["subset"]["scaled_s"]
     other = max(other, sum(chapter_seconds.get(name, 0.0) for name in untrained), 0.0)
-    # Those chapters' recorded time is in `other` once; the estimate adds the rest of its scaling.
-    untimed_extra = (untimed_scale(rows, full_epochs, subset_epochs) - 1.0) * sum(
-        chapter_seconds.get(name, 0.0) for name in untimed) if untimed else 0.0
     return {"subset_training_s": round(subset_training, 1), "full_training_s": round(full_training, 1),
-            "other_s": round(other, 1), "untimed_s": round(untimed_extra, 1),
-            "build_s": round(other + full_training + untimed_extra + evaluation["full"]["scaled_s"], 1)}
+            "other_s": round(other, 1),
+            "build_s": round(other + full_training + evaluation["full"]["scaled_s"], 1)}
 
 
 def reproject():
@@ -222,8 +242,7 @@ def reproject():
     record = json.loads(RECORD.read_text())
     chapter_seconds = json.loads(chapter_map.record_path("cpu").read_text())["seconds"]
     record["projection"] = project(record["runs"], record["evaluation"], chapter_seconds, record["full_epochs"],
-                                   record["subset_epochs"], chapters_without_training(),
-                                   chapters_with_untimed_training())
+                                   record["subset_epochs"], chapters_without_training())
     RECORD.write_text(json.dumps(record, indent=2) + "\n")
     chapter_map.update_landing_page()
     print(f"projected full-MNIST book build: {record['projection']['build_s']:.0f} s; "
@@ -267,8 +286,7 @@ def main():
         load = os.getloadavg()[0]
 
     chapter_seconds = json.loads(chapter_map.record_path("cpu").read_text())["seconds"]
-    projection = project(rows, evaluation, chapter_seconds, full_epochs, subset_epochs, chapters_without_training(),
-                         chapters_with_untimed_training())
+    projection = project(rows, evaluation, chapter_seconds, full_epochs, subset_epochs, chapters_without_training())
     print(f"\nrecorded full-mode chapters on the subset: {sum(chapter_seconds.values()):.0f} s, of which "
           f"training {projection['subset_training_s']:.0f} s and chapter 7's evaluation "
           f"{evaluation['subset']['scaled_s']:.0f} s (as timed now)")

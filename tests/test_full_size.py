@@ -166,16 +166,19 @@ def test_the_projection_replaces_the_subset_training_by_full_size():
     assert "05_training.ipynb" not in full_size_rehearsal.chapters_without_training()
 
 
-def test_runs_the_rehearsal_did_not_time_are_scaled_like_the_timed_ones():
-    rows = [{"subset_first_epoch_s": 5.0, "subset_epoch_s": 1.0, "full_first_epoch_s": 19.0}]
-    evaluation = {"subset": {"scaled_s": 10.0}, "full": {"scaled_s": 100.0}}
-    times = {"a.ipynb": 100.0, "c.ipynb": 30.0}
-    base = full_size_rehearsal.project(rows, evaluation, times, 10, 40)
-    scaled = full_size_rehearsal.project(rows, evaluation, times, 10, 40, untimed=["c.ipynb"])
-    # An epoch costs 19 times the subset's, over a quarter of the epochs: 4.75 times in all.
-    assert base["untimed_s"] == 0.0 and scaled["untimed_s"] == (4.75 - 1.0) * 30.0
-    assert scaled["build_s"] == base["build_s"] + (4.75 - 1.0) * 30.0
-    assert full_size_rehearsal.chapters_with_untimed_training() == ["09_curing_collapse.ipynb"]
+def test_the_rehearsal_times_chapter_9s_variants_as_the_chapter_trains_them():
+    from vae_helpers import likelihoods
+
+    source = (ROOT / "notebooks" / "09_curing_collapse.ipynb").read_text()
+    assert full_size_rehearsal.VARIANTS[2:] == likelihoods.LIKELIHOODS
+    assert source.count("variants.train(") == 3  # warm-up, free bits, the likelihood loop
+    for name in ("LATENT_DIM", "FREE_BITS"):
+        assert f"{name} = {full_size_rehearsal.CHAPTER_9[name]:g}" in source, name
+    assert "variants.LikelihoodCVAE(16, name" in source
+    assert full_size_rehearsal.CHAPTER_9["likelihood latent_dim"] == 16
+    # Every chapter that trains is then timed: book_model's runs and these.
+    assert [p.name for p in (ROOT / "notebooks").glob("*.ipynb") if "variants.train(" in p.read_text()] == [
+        "09_curing_collapse.ipynb"]
 
 
 def _pages_timeout_minutes():
@@ -189,7 +192,9 @@ def test_the_pages_timeout_leaves_a_margin_over_the_recorded_projection():
     # Installing the environment takes minutes too; GitHub stops any job at 360. A timeout far
     # above the projection would let a hung build hold the runner for hours.
     assert 1.5 * projected_minutes + 10 <= _pages_timeout_minutes() <= min(360, 3 * projected_minutes + 30)
-    assert record["runs"] and {tuple(r[k] for k in ("latent_dim", "beta", "binarization")) for r in record["runs"]} == set(full_size_rehearsal.RUNS)
+    timed = [r for r in record["runs"] if "variant" not in r]
+    assert {tuple(r[k] for k in ("latent_dim", "beta", "binarization")) for r in timed} == set(full_size_rehearsal.RUNS)
+    assert [r["variant"] for r in record["runs"] if "variant" in r] == list(full_size_rehearsal.VARIANTS)
 
 
 def test_the_landing_page_states_the_recorded_projection():

@@ -85,7 +85,7 @@ def run_name(mnist, model, tag, pixels="binary"):
     )
 
 
-def train(mnist, model, tag, pixels="binary", verbose="auto"):
+def train(mnist, model, tag, pixels="binary", on_epoch_end=None, callbacks=(), verbose="auto"):
     """Trains `model` as `runs.book_model` trains the book's CVAE, resuming or loading its
     checkpoint `run_name(mnist, model, tag, pixels)` under `runs.checkpoint_dir()`.
 
@@ -95,6 +95,7 @@ def train(mnist, model, tag, pixels="binary", verbose="auto"):
       tag: short string naming the settings that set this run apart (e.g. "warmup1250"); two
         runs with different settings need different tags.
       pixels: "binary" (dynamic binarisation, the book's) or "grey" (the grey levels as they are).
+      on_epoch_end, callbacks, verbose: as in `vae_helpers.training.train`.
     Returns:
       A `training.TrainingRun`.
     """
@@ -120,6 +121,8 @@ def train(mnist, model, tag, pixels="binary", verbose="auto"):
         checkpoint=os.path.join(
             runs.checkpoint_dir(), run_name(mnist, model, tag, pixels)
         ),
+        on_epoch_end=on_epoch_end,
+        callbacks=callbacks,
         verbose=verbose,
     )
 
