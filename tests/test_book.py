@@ -135,7 +135,7 @@ def test_ci_runs_the_test_command_that_the_readme_prints():
     assert "<!-- test-command -->" in ci, ".ci/run must take its test command from README"
     # The book build with warnings as errors runs inside the test suite (tests/test_browser.py).
     browser_test = (ROOT / "tests" / "test_browser.py").read_text()
-    assert '"build", str(ROOT), "-W", "-n", "--keep-going"' in browser_test
+    assert '"build", str(ROOT), "--all", "-W", "-n", "--keep-going"' in browser_test
 
 
 CODE_WIDTH = 76
