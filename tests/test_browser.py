@@ -26,6 +26,9 @@ HTML = OUTPUT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHAPTERS = sorted(path.stem for path in (ROOT / "notebooks").glob("*.ipynb"))
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+BUILT = "VAE_BUILT_BOOK"
+"""Names the html/ folder of a book built already (say _build/html, after the full-mode build):
+these checks then open it instead of building the quick book."""
 
 
 def _browser():
@@ -40,6 +43,8 @@ def book(tmp_path_factory):
     """Builds the book in quick mode, as CI publishes nothing from it, with -W -n (warnings and
     broken references are errors). Models come from the run's shared checkpoint folder
     (conftest.py), as in a real build where chapter 6 loads what chapter 5 trained."""
+    if os.environ.get(BUILT):
+        return pathlib.Path(os.environ[BUILT]).resolve()
     checkpoints = os.environ.get("VAE_CHECKPOINT_DIR") or str(tmp_path_factory.mktemp("checkpoints"))
     env = dict(os.environ, VAE_QUICK="1", VAE_CHECKPOINT_DIR=checkpoints, TF_CPP_MIN_LOG_LEVEL="3")
     _cache_chapters_nbval_executed()
