@@ -194,6 +194,23 @@ def test_no_code_cell_scrolls_sideways(browser, server, chapter):
     page.close()
 
 
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_output_scrolls_sideways(browser, server, chapter):
+    # A printed line wider than the page hides its end behind a scroll bar (and on paper, for good).
+    page = _open(browser, server, f"notebooks/{chapter}.html", [])
+    page.wait_for_load_state("networkidle")
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    # A printed block scrolls in its own <pre>; a table in the output box around it.
+    widths = page.evaluate("""() => [...document.querySelectorAll('div.cell_output pre, div.cell_output table')]
+        .map(e => [e, e.tagName === 'PRE' ? e : e.parentElement])
+        .map(([e, box]) => ({text: e.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), ''),
+                             scroll: box.scrollWidth, client: box.clientWidth}))""")
+    assert len(widths) >= 3, f"{chapter}: only {len(widths)} outputs found"
+    wide = [w["text"][:120] for w in widths if w["scroll"] > w["client"]]
+    assert not wide, f"{chapter}: outputs scroll sideways; their longest lines: {wide}"
+    page.close()
+
+
 def test_the_elbo_is_stated_as_a_theorem_with_its_proof(browser, server):
     page = _open(browser, server, "notebooks/02_elbo.html", [])
     _wait_for_math(page)
