@@ -175,6 +175,8 @@ def time_evaluation(mnist, models, count):
 
 
 def rehearse(mnist, subset, eval_images):
+    from vae_helpers import runs
+
     rows, models = [], {"subset": {}, "full": {}}
     for latent, beta, binarization in RUNS:
         row, models["subset"][latent, beta, binarization], models["full"][latent, beta, binarization] = _time_run(
@@ -184,8 +186,6 @@ def rehearse(mnist, subset, eval_images):
     for name in VARIANTS:
         rows.append(_time_run({"variant": name}, variant_run(subset, name), variant_run(mnist, name))[0])
     evaluation = {}
-    from vae_helpers import runs
-
     for name, data in (("subset", subset), ("full", mnist)):
         trained = {(latent, binarization): model for (latent, beta, binarization), model in models[name].items()
                    if beta == 1.0}

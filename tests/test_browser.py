@@ -179,36 +179,34 @@ def test_solutions_are_hidden_until_clicked(browser, server, chapter):
     page.close()
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS)
-def test_no_code_cell_scrolls_sideways(browser, server, chapter):
+def _sideways(browser, server, chapter, selector):
+    """The elements `selector` picks on a chapter's page: how many there are, and the longest line
+    of each that scrolls sideways. A <pre> scrolls in itself, a table in the box around it. Folded
+    cells (hidden solutions) have no width until opened, so all are opened first."""
     page = _open(browser, server, f"notebooks/{chapter}.html", [])
     page.wait_for_load_state("networkidle")
-    # Folded cells (hidden solutions) have no width until opened: open them all first.
     page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
-    widths = page.evaluate("""() => [...document.querySelectorAll('div.cell_input pre')].map(p => ({
-        text: p.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), ''),
-        scroll: p.scrollWidth, client: p.clientWidth}))""")
-    assert len(widths) >= 5, f"{chapter}: only {len(widths)} code cells found"
-    wide = [w["text"] for w in widths if w["scroll"] > w["client"]]
-    assert not wide, f"{chapter}: code cells scroll sideways; their longest lines: {wide}"
+    widths = page.evaluate("""selector => [...document.querySelectorAll(selector)]
+        .map(e => [e, e.tagName === 'PRE' ? e : e.parentElement])
+        .map(([e, box]) => ({text: e.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), ''),
+                             scroll: box.scrollWidth, client: box.clientWidth}))""", selector)
     page.close()
+    return len(widths), [w["text"] for w in widths if w["scroll"] > w["client"]]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_code_cell_scrolls_sideways(browser, server, chapter):
+    count, wide = _sideways(browser, server, chapter, "div.cell_input pre")
+    assert count >= 5, f"{chapter}: only {count} code cells found"
+    assert not wide, f"{chapter}: code cells scroll sideways; their longest lines: {wide}"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_no_output_scrolls_sideways(browser, server, chapter):
     # A printed line wider than the page hides its end behind a scroll bar (and on paper, for good).
-    page = _open(browser, server, f"notebooks/{chapter}.html", [])
-    page.wait_for_load_state("networkidle")
-    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
-    # A printed block scrolls in its own <pre>; a table in the output box around it.
-    widths = page.evaluate("""() => [...document.querySelectorAll('div.cell_output pre, div.cell_output table')]
-        .map(e => [e, e.tagName === 'PRE' ? e : e.parentElement])
-        .map(([e, box]) => ({text: e.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), ''),
-                             scroll: box.scrollWidth, client: box.clientWidth}))""")
-    assert len(widths) >= 3, f"{chapter}: only {len(widths)} outputs found"
-    wide = [w["text"][:120] for w in widths if w["scroll"] > w["client"]]
-    assert not wide, f"{chapter}: outputs scroll sideways; their longest lines: {wide}"
-    page.close()
+    count, wide = _sideways(browser, server, chapter, "div.cell_output pre, div.cell_output table")
+    assert count >= 3, f"{chapter}: only {count} outputs found"
+    assert not wide, f"{chapter}: outputs scroll sideways; their longest lines: {[w[:120] for w in wide]}"
 
 
 def test_the_elbo_is_stated_as_a_theorem_with_its_proof(browser, server):
