@@ -176,3 +176,52 @@ def _seeded():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BUILD_OUTPUT = ROOT / "_build" / "quick"
+BUILT = "VAE_BUILT_BOOK"
+"""Names the html/ folder of a book built already (say _build/html, after the full-mode build):
+the browser checks and the notebook edition's tests then use it instead of building the quick book."""
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory):
+    """The built book's html/ folder. Builds the book in quick mode, as CI publishes nothing from
+    it, with -W -n (warnings and broken references are errors). Models come from the run's shared
+    checkpoint folder, as in a real build where chapter 6 loads what chapter 5 trained. Its
+    executed notebooks are in the sibling folder jupyter_execute/."""
+    if os.environ.get(BUILT):
+        return pathlib.Path(os.environ[BUILT]).resolve()
+    import subprocess
+    import sys
+
+    checkpoints = os.environ.get("VAE_CHECKPOINT_DIR") or str(tmp_path_factory.mktemp("checkpoints"))
+    env = dict(os.environ, VAE_QUICK="1", VAE_CHECKPOINT_DIR=checkpoints, TF_CPP_MIN_LOG_LEVEL="3")
+    _cache_chapters_nbval_executed()
+    jupyter_book = pathlib.Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run(
+        # --all: every page from this run's outputs, none left over from an earlier run's build.
+        [str(jupyter_book), "build", str(ROOT), "--all", "-W", "-n", "--keep-going",
+         "--path-output", str(BUILD_OUTPUT)],
+        capture_output=True, text=True, env=env, timeout=3000,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return BUILD_OUTPUT / "_build" / "html"
+
+
+def _cache_chapters_nbval_executed():
+    """Puts the chapters nbval executed in this run (kept by _KeepExecutedNotebooks, outputs and
+    all) into the build's execution cache, so the build renders those outputs instead of executing
+    the chapters a second time. The build executes any chapter not there (nbval failed it, or it
+    was not run) as before: its cache matches a notebook by its code, not by who executed it."""
+    from jupyter_cache import get_cache
+
+    folder = os.environ.get(EXECUTED)
+    executed = sorted(pathlib.Path(folder).glob("*.ipynb")) if folder else []
+    if not executed:
+        return
+    cache = get_cache(str(BUILD_OUTPUT / "_build" / ".jupyter_cache"))
+    for path in executed:
+        cache.cache_notebook_file(str(path), uri=str(ROOT / "notebooks" / path.name),
+                                  check_validity=True, overwrite=True)

@@ -9,8 +9,6 @@ import os
 import pathlib
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import urllib.parse
@@ -21,14 +19,9 @@ from bs4 import BeautifulSoup
 import vae_helpers
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-OUTPUT = ROOT / "_build" / "quick"
-HTML = OUTPUT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHAPTERS = sorted(path.stem for path in (ROOT / "notebooks").glob("*.ipynb"))
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-BUILT = "VAE_BUILT_BOOK"
-"""Names the html/ folder of a book built already (say _build/html, after the full-mode build):
-these checks then open it instead of building the quick book."""
 
 
 def _browser():
@@ -36,42 +29,6 @@ def _browser():
         if shutil.which(name):
             return shutil.which(name)
     pytest.fail("No Chromium found: install Debian's package (apt-get install chromium); .ci/run does this.")
-
-
-@pytest.fixture(scope="session")
-def book(tmp_path_factory):
-    """Builds the book in quick mode, as CI publishes nothing from it, with -W -n (warnings and
-    broken references are errors). Models come from the run's shared checkpoint folder
-    (conftest.py), as in a real build where chapter 6 loads what chapter 5 trained."""
-    if os.environ.get(BUILT):
-        return pathlib.Path(os.environ[BUILT]).resolve()
-    checkpoints = os.environ.get("VAE_CHECKPOINT_DIR") or str(tmp_path_factory.mktemp("checkpoints"))
-    env = dict(os.environ, VAE_QUICK="1", VAE_CHECKPOINT_DIR=checkpoints, TF_CPP_MIN_LOG_LEVEL="3")
-    _cache_chapters_nbval_executed()
-    jupyter_book = pathlib.Path(sys.executable).parent / "jupyter-book"
-    result = subprocess.run(
-        # --all: every page from this run's outputs, none left over from an earlier run's build.
-        [str(jupyter_book), "build", str(ROOT), "--all", "-W", "-n", "--keep-going", "--path-output", str(OUTPUT)],
-        capture_output=True, text=True, env=env, timeout=3000,
-    )
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    return HTML
-
-
-def _cache_chapters_nbval_executed():
-    """Puts the chapters nbval executed in this run (tests/conftest.py keeps them, outputs and all)
-    into the build's execution cache, so the build renders those outputs instead of executing the
-    chapters a second time. The build executes any chapter not there (nbval failed it, or it was
-    not run) as before: its cache matches a notebook by its code, not by who executed it."""
-    from jupyter_cache import get_cache
-
-    folder = os.environ.get("VAE_TEST_EXECUTED_NOTEBOOKS")
-    executed = sorted(pathlib.Path(folder).glob("*.ipynb")) if folder else []
-    if not executed:
-        return
-    cache = get_cache(str(OUTPUT / "_build" / ".jupyter_cache"))
-    for path in executed:
-        cache.cache_notebook_file(str(path), uri=str(ROOT / "notebooks" / path.name), check_validity=True, overwrite=True)
 
 
 @pytest.fixture(scope="session")
