@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from vae_helpers import data, evaluation, models
+from vae_helpers import data, evaluation, models, variants
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +135,85 @@ def test_rate_distortion_matches_closed_forms(bundled):
     for layer in model.decoder.layers:
         layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
     np.testing.assert_allclose(evaluation.rate_distortion(model, images[:5])["distortion"], 784 * np.log(2), rtol=1e-5)
+
+
+def _variant(likelihood, latent_dim=4):
+    """A fresh model scored with `likelihood`; "cvae" is the book's `models.CVAE`."""
+    if likelihood == "cvae":
+        return models.CVAE(latent_dim, seed=0)
+    model = variants.LikelihoodCVAE(latent_dim, likelihood, seed=0)
+    if likelihood == "gaussian":
+        model.log_scale.assign(-1.0)  # sigma = 0.37, so that the scale shows in the score
+    return model
+
+
+@pytest.mark.parametrize("likelihood, pixels", [
+    ("cvae", "binary"), ("bernoulli", "binary"), ("continuous_bernoulli", "binary"),
+    ("continuous_bernoulli", "grey"), ("gaussian", "grey"),
+])
+def test_the_elbo_of_each_likelihood_is_the_models_own_test_step_elbo(bundled, likelihood, pixels):
+    """The model's test_step (its "elbo" metric, from its own terms) averages draws = 200
+    single-sample ELBOs per image; evaluation's Monte Carlo ELBO must agree within its error.
+    v0.1 scored every model with the Bernoulli: -543.8 nats against -0.9 for a continuous
+    Bernoulli on 0/1 pixels."""
+    model = _variant(likelihood)
+    grey = bundled.test_images[:4]
+    x = data.binarize_once(grey, "static") if pixels == "binary" else grey
+    draws = 200
+    own = float(model.test_step(np.repeat(x, draws, axis=0))["elbo"])
+    elbo, error = evaluation.monte_carlo_elbo(model, x, draws)
+    # Two independent means of the same per-draw values: the difference's error is sqrt(2) times.
+    tolerance = 4 * np.sqrt(2) * np.sqrt(np.sum(error**2)) / len(x)
+    assert abs(elbo.mean() - own) < tolerance, (elbo.mean(), own, tolerance)
+    # k = 1 IWAE, the chapters' ELBO, estimates the same thing with one draw per image.
+    single = np.mean([evaluation.iwae(model, x, 1, seed=s) for s in range(50)], axis=0)
+    assert abs(single.mean() - own) < 4 * np.sqrt(np.sum(error**2) * draws / 50) / len(x)
+
+
+def test_a_bernoulli_cvae_scores_as_before_and_as_its_likelihood_variant(test_x):
+    plain, variant = _variant("cvae"), _variant("bernoulli")
+    variant.set_weights(plain.get_weights())
+    np.testing.assert_array_equal(evaluation.iwae(plain, test_x, 5, seed=1), evaluation.iwae(variant, test_x, 5, seed=1))
+    # The Bernoulli by hand (scipy's log_expit), as log_joint_of's test does for a trained model.
+    z = np.zeros((1, 2, 4), np.float32)
+    logits = np.asarray(plain.decode(z[0]), np.float64)
+    expected = np.sum(test_x[:2] * special.log_expit(logits) + (1 - test_x[:2]) * special.log_expit(-logits), axis=(1, 2, 3))
+    np.testing.assert_allclose(np.asarray(evaluation.log_likelihood_of(plain, test_x[:2])(z))[0], expected, rtol=1e-5)
+
+
+def _blank_decoder(model):
+    """Every decoder weight zero: logits 0 whatever z, pixel means 1/2."""
+    for layer in model.decoder.layers:
+        layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    return model
+
+
+def test_grid_and_distortion_use_the_models_likelihood(bundled):
+    """At logit 0 the continuous Bernoulli is the uniform density on [0, 1]: log p(x|z) = 0 for
+    any image, so log p(x) = log P(z in the grids) = 0 and the distortion is 0 (the Bernoulli
+    gives 784 log(1/2)). The Gaussian N(x; 1/2, sigma^2) per pixel is checked against scipy."""
+    grey = bundled.test_images[:3]
+    uniform = _blank_decoder(_variant("continuous_bernoulli", latent_dim=2))
+    np.testing.assert_allclose(evaluation.grid_log_marginal(uniform, grey, num_per_axis=21), 0.0, atol=1e-3)
+    np.testing.assert_allclose(evaluation.rate_distortion(uniform, grey)["distortion"], 0.0, atol=1e-3)
+    gaussian = _blank_decoder(_variant("gaussian", latent_dim=2))
+    expected = stats.norm.logpdf(grey.astype(np.float64), 0.5, np.exp(-1.0)).sum(axis=(1, 2, 3))
+    np.testing.assert_allclose(evaluation.rate_distortion(gaussian, grey)["distortion"], -expected, rtol=1e-5)
+    np.testing.assert_allclose(evaluation.encoder_elbo(gaussian, grey),
+                               expected - evaluation.rate_distortion(gaussian, grey)["rate"], rtol=1e-5)
+
+
+def test_grey_images_are_scored_by_a_continuous_likelihood_and_refused_by_a_bernoulli_one(bundled):
+    grey = bundled.test_images[:2]
+    assert np.all(np.isfinite(evaluation.iwae(_variant("continuous_bernoulli"), grey, 2)))
+    with pytest.raises(ValueError, match="grey levels.*binarize_once"):
+        evaluation.iwae(_variant("bernoulli"), grey, 2)
+
+
+def test_a_model_that_computes_its_elbo_its_own_way_is_refused(test_x):
+    class Tempered(models.CVAE):
+        def terms(self, x):
+            return super().terms(x)
+
+    with pytest.raises(ValueError, match="Tempered overrides terms.*log_likelihood"):
+        evaluation.monte_carlo_elbo(Tempered(2, seed=0), test_x, 2)

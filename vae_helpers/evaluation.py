@@ -2,7 +2,10 @@
 latent dimensions are used for.
 
 `iwae` here is chapter 2's estimator (`vae_helpers.bounds.iwae`) given the CVAE's log p(x, z);
-there is one implementation of the bound in the book. For a model with a small latent space,
+there is one implementation of the bound in the book. Every estimator takes log p(x|z) from one
+place, `pixel_log_likelihood`: the likelihood the model trains with (the Bernoulli of
+`models.CVAE`, or a `variants.LikelihoodCVAE`'s own), so a score is on the scale of the model's
+own "elbo" metric. For a model with a small latent space,
 `inference_gaps` splits log p(x) - ELBO into the approximation and amortisation gaps of Cremer,
 Li & Duvenaud (2018), with the best Gaussian q of each image found by `optimal_gaussian`.
 """
@@ -14,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from scipy.special import logsumexp
 
-from vae_helpers import bounds, config, data, latent, losses
+from vae_helpers import bounds, config, data, latent, losses, models
 
 ACTIVE_UNIT_THRESHOLD = 1e-2
 """Burda et al. (2015): a latent unit is active if the variance over x of its posterior mean exceeds this."""
@@ -31,16 +34,45 @@ MAX_REFINED_CELLS = 64
 """At most this many coarse cells, the heaviest, are refined per image."""
 
 
-def log_likelihood_of(model, x):
-    """The function z -> log p(x|z) of the decoder's Bernoulli pixels, for fixed images x.
+def pixel_log_likelihood(model):
+    """The decoder likelihood `model` trains with: a function (x, logits) -> log p(x|z).
+
+    A model that says which likelihood it uses has a `log_likelihood(x, logits)` method
+    (`variants.LikelihoodCVAE`); `models.CVAE` and its subclasses that keep its `terms` (the
+    cures of chapter 9) score pixels with `losses.elbo_terms`' Bernoulli.
 
     Args:
       model: a `CVAE`.
-      x: float32 (batch, 28, 28, 1), 0/1 pixels.
+    Returns:
+      A function of x and logits, both (batch, 28, 28, 1), returning (batch,) nats.
+    Raises:
+      ValueError for a CVAE whose `terms` computes its ELBO in a way this module cannot see.
+    """
+    own = getattr(model, "log_likelihood", None)
+    if callable(own):
+        return own
+    if isinstance(model, models.CVAE) and type(model).terms is not models.CVAE.terms:
+        raise ValueError(
+            f"{type(model).__name__} overrides terms (its ELBO) but has no log_likelihood(x, logits) "
+            "method, so evaluation cannot tell which p(x|z) to score it with. Add one returning "
+            "log p(x|z) of shape (batch,) in nats, as variants.LikelihoodCVAE does."
+        )
+    return losses.bernoulli_log_likelihood
+
+
+def log_likelihood_of(model, x):
+    """The function z -> log p(x|z) of the model's decoder (`pixel_log_likelihood`), for fixed
+    images x.
+
+    Args:
+      model: a `CVAE`.
+      x: float32 (batch, 28, 28, 1): 0/1 pixels for a Bernoulli decoder, grey levels in [0, 1]
+        for a continuous one.
     Returns:
       A function mapping z (num_samples, batch, latent_dim) to (num_samples, batch), in nats.
     """
     x = tf.convert_to_tensor(x, tf.float32)
+    pixels = pixel_log_likelihood(model)
 
     def log_likelihood(z):
         num_samples, batch = tf.shape(z)[0], tf.shape(z)[1]
@@ -48,7 +80,7 @@ def log_likelihood_of(model, x):
         flat_z = tf.cast(tf.reshape(z, (-1, model.latent_dim)), tf.float32)
         logits = model.decode(flat_z)  # (num_samples * batch, 28, 28, 1)
         # Row s * batch + b of the flattened z belongs to image b, so x repeats num_samples times.
-        log_likelihood = losses.bernoulli_log_likelihood(tf.tile(x, [num_samples, 1, 1, 1]), logits)
+        log_likelihood = pixels(tf.tile(x, [num_samples, 1, 1, 1]), logits)
         return tf.cast(tf.reshape(log_likelihood, (num_samples, batch)), z.dtype)
 
     return log_likelihood
@@ -59,7 +91,7 @@ def log_joint_of(model, x):
 
     Args:
       model: a `CVAE`.
-      x: float32 (batch, 28, 28, 1), 0/1 pixels.
+      x: float32 (batch, 28, 28, 1), as for `log_likelihood_of`.
     Returns:
       A function mapping z (num_samples, batch, latent_dim) to (num_samples, batch), in nats, as
       `vae_helpers.bounds` expects.
@@ -77,7 +109,8 @@ def iwae(model, images, k, batch_size=100, seed=config.SEED):
 
     Args:
       model: a `CVAE`.
-      images: (N, 28, 28, 1) 0/1 images (see `vae_helpers.data.binarize_once`).
+      images: (N, 28, 28, 1): 0/1 images for a Bernoulli decoder (see
+        `vae_helpers.data.binarize_once`), grey levels in [0, 1] for a continuous likelihood.
       k: positive int, importance samples per image; k = 1 is the single-sample ELBO.
       batch_size: images encoded at once; samples are drawn in chunks of at most
         `DECODES_PER_CALL // batch_size`, so k = 5,000 needs no more memory than k = 100.
@@ -85,7 +118,7 @@ def iwae(model, images, k, batch_size=100, seed=config.SEED):
     Returns:
       float64 array of shape (N,), nats.
     """
-    images = _check_images(images)
+    images = _check_images(model, images)
     batch_size = config.positive_int("batch_size", batch_size)
     generator = keras.random.SeedGenerator(seed)
     chunk_size = max(1, DECODES_PER_CALL // batch_size)
@@ -117,13 +150,13 @@ def grid_log_marginal(model, images, num_per_axis=101, box_stds=8.0, limit=6.0, 
 
     Args:
       model: a `CVAE` with latent_dim = 2.
-      images: (N, 28, 28, 1) 0/1 images.
+      images: (N, 28, 28, 1), as for `iwae`.
     Returns:
       float64 array of shape (N,), nats.
     """
     if model.latent_dim != 2:
         raise ValueError(f"grid quadrature needs latent_dim = 2 (a grid grows exponentially); got {model.latent_dim}. Use iwae.")
-    images = _check_images(images)
+    images = _check_images(model, images)
     means, logvars = (np.asarray(t, np.float64) for t in model.encode(images))
     outer_z, outer_log_cell = _midpoint_grid(-limit * np.ones(2), limit * np.ones(2), outer_per_axis)
     step = 2 * limit / outer_per_axis
@@ -164,8 +197,9 @@ def _log_terms(model, image, z, log_cell):
     if len(z) == 0:
         return np.zeros(0)
     z = z.astype(np.float32)
+    pixels = pixel_log_likelihood(model)
     log_likelihood = np.concatenate([
-        np.asarray(losses.bernoulli_log_likelihood(np.broadcast_to(image, (len(chunk), *data.IMAGE_SHAPE)), model.decode(chunk)), np.float64)
+        np.asarray(pixels(np.broadcast_to(image, (len(chunk), *data.IMAGE_SHAPE)), model.decode(chunk)), np.float64)
         for chunk in np.array_split(z, len(z) // DECODES_PER_CALL + 1)
     ])
     return log_likelihood + np.asarray(losses.log_normal_pdf(z, 0.0, 0.0), np.float64) + log_cell
@@ -281,12 +315,12 @@ def encoder_elbo(model, images, num_points=EVALUATION_POINTS, batch_size=500):
 
     Args:
       model: a `CVAE` with a small latent_dim (the rule has num_points ** latent_dim nodes).
-      images: (N, 28, 28, 1) 0/1 images.
+      images: (N, 28, 28, 1), as for `iwae`.
       batch_size: images encoded at once (they are decoded in smaller groups).
     Returns:
       float64 (N,), nats.
     """
-    images = _check_images(images)
+    images = _check_images(model, images)
     means, logvars = latent.encode(model, images, config.positive_int("batch_size", batch_size))
     return _quadrature_elbo_of(model, images, means, logvars, num_points)
 
@@ -302,14 +336,14 @@ def optimal_gaussian_elbo(model, images, steps, learning_rate=0.1, num_points=QU
 
     Args:
       model: a `CVAE` with a small latent_dim.
-      images: (N, 28, 28, 1) 0/1 images.
+      images: (N, 28, 28, 1), as for `iwae`.
       steps: Adam steps per batch of images.
       batch_size: images optimised together (each costs num_points ** latent_dim decodes a step).
     Returns:
       elbo, elbo_searched: float64 (N,), nats: the best q's ELBO by the fine rule, and by the
       rule the search climbed.
     """
-    images = _check_images(images)
+    images = _check_images(model, images)
     batch_size = config.positive_int("batch_size", batch_size)
     fine, searched = [], []
     for start in range(0, len(images), batch_size):
@@ -344,7 +378,7 @@ def inference_gaps(model, images, log_marginal, steps, learning_rate=0.1, num_po
 
     Args:
       model: a `CVAE` with a small latent_dim.
-      images: (N, 28, 28, 1) 0/1 images.
+      images: (N, 28, 28, 1), as for `iwae`.
       log_marginal: (N,) the exact log p(x) of each image (`grid_log_marginal` for a 2-D model).
       steps, learning_rate, num_points: as in `optimal_gaussian`.
     Returns:
@@ -372,12 +406,12 @@ def monte_carlo_elbo(model, images, num_samples, batch_size=None, seed=config.SE
 
     Args:
       model: a `CVAE`.
-      images: (N, 28, 28, 1) 0/1 images.
+      images: (N, 28, 28, 1), as for `iwae`.
       num_samples: positive int, draws of z per image.
     Returns:
       elbo, standard_error: float64 arrays (N,), nats.
     """
-    images = _check_images(images)
+    images = _check_images(model, images)
     num_samples = config.positive_int("num_samples", num_samples)
     batch_size = config.positive_int("batch_size", batch_size or max(1, DECODES_PER_CALL // num_samples))
     generator = keras.random.SeedGenerator(seed)
@@ -396,7 +430,7 @@ def rate_distortion(model, images, batch_size=500, seed=config.SEED):
 
     Args:
       model: a `CVAE`.
-      images: (N, 28, 28, 1) 0/1 images.
+      images: (N, 28, 28, 1), as for `iwae`.
       seed: seeds the one draw z ~ q(z|x) per image.
     Returns:
       A dict of float64 arrays (N,), nats:
@@ -404,9 +438,10 @@ def rate_distortion(model, images, batch_size=500, seed=config.SEED):
         "rate_one_draw": log q(z|x) - log p(z) at the drawn z, the estimate training logs;
         "distortion": -log p(x|z) at the same z.
     """
-    images = _check_images(images)
+    images = _check_images(model, images)
     batch_size = config.positive_int("batch_size", batch_size)
     generator = keras.random.SeedGenerator(seed)
+    pixels = pixel_log_likelihood(model)
     parts = {"rate": [], "rate_one_draw": [], "distortion": []}
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size]
@@ -414,7 +449,7 @@ def rate_distortion(model, images, batch_size=500, seed=config.SEED):
         z = bounds.sample_q(mean, logvar, 1, seed=generator)[0]  # (batch, latent_dim)
         parts["rate"].append(losses.analytic_kl(mean, logvar))
         parts["rate_one_draw"].append(losses.log_normal_pdf(z, mean, logvar) - losses.log_normal_pdf(z, 0.0, 0.0))
-        parts["distortion"].append(-losses.bernoulli_log_likelihood(x, model.decode(z)))
+        parts["distortion"].append(-pixels(x, model.decode(z)))
     return {name: np.concatenate([np.asarray(t, np.float64) for t in values]) for name, values in parts.items()}
 
 
@@ -424,14 +459,14 @@ def kl_per_dimension(model, images, batch_size=500):
     Returns:
       float64 array of shape (latent_dim,), nats; they sum to the mean analytic KL.
     """
-    means, logvars = latent.encode(model, _check_images(images), batch_size)
+    means, logvars = latent.encode(model, _check_images(model, images), batch_size)
     return np.asarray(losses.analytic_kl_per_dimension(means, logvars), np.float64).mean(axis=0)
 
 
 def posterior_mean_variance(model, images, batch_size=500):
     """The variance over images of each dimension's posterior mean, Cov_x(E_q[z_j]) (Burda et al.'s
     activity statistic). Returns float64 (latent_dim,)."""
-    means = latent.encode_means(model, _check_images(images), batch_size)
+    means = latent.encode_means(model, _check_images(model, images), batch_size)
     return np.asarray(means, np.float64).var(axis=0)
 
 
@@ -441,9 +476,14 @@ def active_units(model, images, threshold=ACTIVE_UNIT_THRESHOLD):
     return int(np.sum(posterior_mean_variance(model, images) > threshold))
 
 
-def _check_images(images):
+def _check_images(model, images):
+    """`images` as float32 (N, 28, 28, 1) in [0, 1], refused unless the model's likelihood
+    scores them: a Bernoulli gives probabilities of 0/1 pixels only (its cross-entropy on grey
+    levels is not a log-density of anything), a continuous likelihood takes grey levels."""
     images = data.to_unit_images(images)
-    if not np.all((images == 0.0) | (images == 1.0)):
+    pixels = pixel_log_likelihood(model)  # refuses a model it cannot score before any work
+    bernoulli = pixels is losses.bernoulli_log_likelihood or getattr(model, "likelihood", None) == "bernoulli"
+    if bernoulli and not np.all((images == 0.0) | (images == 1.0)):
         raise ValueError(
             "log p(x) of the Bernoulli decoder is defined for 0/1 images; these have grey levels. "
             "Binarise them first with vae_helpers.data.binarize_once(images, 'static' or 'dynamic')."
