@@ -43,6 +43,24 @@ def test_free_bits_refuses_a_floor_that_is_not_a_positive_number(bad):
         cures.FreeBitsCVAE(3, free_bits=bad)
 
 
+@pytest.mark.parametrize("bad", [1e39, 2e6])
+def test_free_bits_refuses_a_floor_float32_cannot_carry(bad):
+    # 1e39 is float32's infinity: the loss would be inf and the run stopped as if the data were bad.
+    with pytest.raises(ValueError, match=r"free_bits must be a positive finite number of at most 1e\+06"):
+        cures.FreeBitsCVAE(3, free_bits=bad)
+
+
+@pytest.mark.parametrize("make", [
+    lambda beta: cures.WarmupCVAE(3, warmup_steps=10, beta=beta),
+    lambda beta: cures.FreeBitsCVAE(3, free_bits=0.5, beta=beta),
+], ids=["warmup", "free_bits"])
+def test_the_cures_refuse_a_beta_they_would_ignore(make):
+    # Each sets the KL weight itself; v0.1 stored beta = 4 and trained exactly as with beta = 1.
+    with pytest.raises(ValueError, match=r"has no use for beta; got beta=4\.0.*models\.CVAE"):
+        make(4.0)
+    assert make(1.0).beta == 1.0  # what a saved model's config holds
+
+
 def _compiled(model):
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.optimizer.build(model.trainable_weights)
@@ -101,6 +119,13 @@ def test_a_training_step_reports_the_true_elbo_not_the_objective(make):
     else:
         # An untrained encoder's KL per dimension is far below 1 nat: each is charged the floor.
         assert logs["cured"]["loss"] == pytest.approx(logs["cured"]["reconstruction_loss"] + 4 * 1.0, rel=1e-5)
+
+
+def test_a_training_step_at_the_largest_floor_has_a_finite_loss():
+    model = _compiled(cures.FreeBitsCVAE(4, free_bits=1e6, seed=7))
+    logs = model.train_on_batch(_batch(), return_dict=True)
+    # Every dimension is charged the floor: 4e6 nats on top of the reconstruction loss.
+    assert float(logs["loss"]) == pytest.approx(float(logs["reconstruction_loss"]) + 4e6, rel=1e-6)
 
 
 def test_the_terms_hook_gives_losses_elbo_terms_with_each_dimensions_kl():

@@ -38,12 +38,15 @@ def positive_int(name, value, minimum=1):
     return int(value)
 
 
-def positive_number(name, value):
-    """`value` as a float, or a ValueError naming `name` unless it is a finite number above 0."""
+def positive_number(name, value, maximum=None):
+    """`value` as a float, or a ValueError naming `name` unless it is a finite number above 0
+    (and at most `maximum`, if one is given)."""
     if (isinstance(value, bool)
             or not isinstance(value, (int, float, np.integer, np.floating))
             or not np.isfinite(value) or value <= 0):
         raise ValueError(f"{name} must be a positive finite number; got {value!r}.")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be a positive finite number of at most {maximum:g}; got {value!r}.")
     return float(value)
 
 

@@ -1,7 +1,9 @@
 """Two cures for posterior collapse, as chapter 9 shows them: KL warm-up and free bits.
 
 Each changes only the objective the optimizer descends (`objective(terms)`); the "elbo" metric
-stays the true ELBO, so a cured model is scored on the same scale as the baseline.
+stays the true ELBO, so a cured model is scored on the same scale as the baseline. Each sets the
+KL weight itself (chapter 9 compares them with the beta = 1 baseline), so a `beta` other than 1 is
+refused rather than stored and ignored.
 """
 
 import keras
@@ -21,6 +23,7 @@ class WarmupCVAE(models.CVAE):
 
     def __init__(self, latent_dim, warmup_steps, seed=None, **kwargs):
         super().__init__(latent_dim, seed=seed, **kwargs)
+        self.require_beta_one("ramps the KL weight from 0 to 1 itself")
         self.warmup_steps = config.positive_int("warmup_steps",
                                                 warmup_steps)
 
@@ -53,7 +56,11 @@ class FreeBitsCVAE(models.CVAE):
 
     def __init__(self, latent_dim, free_bits, seed=None, **kwargs):
         super().__init__(latent_dim, seed=seed, **kwargs)
-        self.free_bits = config.positive_number("free_bits", free_bits)
+        self.require_beta_one("charges each dimension's KL at weight 1")
+        # At most 1e6 nats: far above what an image holds (784 bytes are
+        # 4,347 nats), far below float32's overflow at 3.4e38.
+        self.free_bits = config.positive_number("free_bits", free_bits,
+                                                maximum=1e6)
 
     def objective(self, terms):
         # (batch, latent_dim) -> (latent_dim,): the floor applies to each

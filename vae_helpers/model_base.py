@@ -41,6 +41,20 @@ class VAEBase(keras.Model):
             raise ValueError(f"CVAE expects images of shape (batch, 28, 28, 1); got {tuple(x.shape)}.{hint}")
         return tf.cast(x, self.compute_dtype)
 
+    def require_beta_one(self, reason):
+        """Refuses a beta other than 1 for a model whose objective sets the KL weight itself
+        (chapter 9's cures), where it would be stored and ignored. A saved model's config holds
+        beta = 1.0, so it still loads.
+
+        Args:
+          reason: what the model does instead, e.g. "ramps the KL weight from 0 to 1 itself".
+        """
+        if self.beta != 1.0:
+            raise ValueError(
+                f"{type(self).__name__} {reason}, so it has no use for beta; got beta={self.beta!r}. "
+                "Leave beta out, or train models.CVAE(latent_dim, beta=...) for a fixed KL weight."
+            )
+
     def check_latents(self, z):
         """z of shape (batch, latent_dim) -> a tensor of the model's dtype, or a ValueError."""
         z = tf.convert_to_tensor(z, dtype=self.compute_dtype)
