@@ -410,3 +410,92 @@ def test_the_retracing_notice_is_dropped_and_other_tensorflow_warnings_are_kept(
     finally:
         logger.removeHandler(handler)
     assert seen == ["a real warning"]
+
+
+# Temporary files: never written through a planted link, never left behind by a killed save.
+
+def test_links_planted_at_the_temporary_file_names_are_never_written_through(small, tmp_path, monkeypatch):
+    victims, links = {}, []
+    # The names v0.1's probe and save used: predictable from the process id.
+    old_names = [f".model.keras.{os.getpid()}.probe", f".model.keras.{os.getpid()}.partial.keras"]
+    for number, name in enumerate(old_names):
+        victim = tmp_path / f"precious-{number}.txt"
+        victim.write_text(f"someone's only copy {number}")
+        victims[victim] = victim.read_bytes()
+        (tmp_path / name).symlink_to(victim)
+        links.append(tmp_path / name)
+    path = tmp_path / "model.keras"
+    training.train(models.CVAE(2, seed=0), *small, epochs=1, checkpoint=path, verbose=0)
+    for victim, before in victims.items():
+        assert victim.read_bytes() == before
+    assert all(link.is_symlink() for link in links)
+    # A link at a name mkstemp draws is skipped too (O_EXCL): it draws the next name.
+    import tempfile
+
+    drawn = iter(["plantedx", "freshnam", "freshnm2", "freshnm3"])
+    monkeypatch.setattr(tempfile, "_get_candidate_names", lambda: drawn)
+    planted = tmp_path / f".model.keras.{training._host()}.{os.getpid()}.plantedx.partial.keras"
+    planted.symlink_to(next(iter(victims)))
+    links.append(planted)
+    training._save(str(path), models.CVAE(2, seed=0), {"elbo": [1.0, 2.0]})
+    for victim, before in victims.items():
+        assert victim.read_bytes() == before
+    assert all(link.is_symlink() for link in links)
+    assert not path.is_symlink() and training.checkpoint_state(path)["epochs_done"] == 2
+
+
+_KILLED_IN_SAVE = """
+import os, signal, sys
+import keras
+from vae_helpers import models, training
+
+def dies_halfway(self, filepath, *args, **kwargs):
+    with open(filepath, "wb") as partial:
+        partial.write(b"PK\\x03\\x04 half a zip")
+    os.kill(os.getpid(), signal.SIGKILL)  # as a recycled runtime: no cleanup runs
+
+keras.Model.save = dies_halfway
+training._save(sys.argv[1], models.CVAE(2, seed=0), {"elbo": [1.0]})
+"""
+
+
+def test_the_next_save_removes_what_a_killed_save_left_and_nothing_else(tmp_path):
+    path = tmp_path / "model.keras"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    killed = subprocess.run([sys.executable, "-c", _KILLED_IN_SAVE, str(path)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    (stale,) = [p.name for p in tmp_path.iterdir()]
+    parts = stale.split(".")  # "", "model", "keras", host, pid, random, "partial", "keras"
+    assert parts[1:3] == ["model", "keras"] and parts[-2:] == ["partial", "keras"]
+
+    def renamed(changes):
+        return ".".join(changes.get(i, part) for i, part in enumerate(parts))
+
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        victim = tmp_path / "notes.txt"
+        victim.write_text("my notes")
+        kept = {
+            renamed({4: str(alive.pid)}): b"a live writer's file",
+            renamed({1: "other"}): b"another checkpoint's",
+            stale + ".bak": b"not our name",
+            renamed({4: ""}): b"no process id",
+        }
+        for name, content in kept.items():
+            (tmp_path / name).write_bytes(content)
+        link = tmp_path / renamed({5: "linkxxxx"})
+        link.symlink_to(victim)
+        folder = tmp_path / renamed({5: "folderxx"})
+        folder.mkdir()
+        training._save(str(path), models.CVAE(2, seed=0), {"elbo": [1.0]})
+    finally:
+        alive.kill()
+        alive.wait()
+    assert not (tmp_path / stale).exists()
+    for name, content in kept.items():
+        assert (tmp_path / name).read_bytes() == content, name
+    assert link.is_symlink() and victim.read_text() == "my notes" and folder.is_dir()
+    assert training.checkpoint_state(path)["epochs_done"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [*kept, link.name, folder.name, "notes.txt", "model.keras"])

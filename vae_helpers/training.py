@@ -13,6 +13,10 @@ import json
 import logging
 import math
 import os
+import re
+import socket
+import stat
+import tempfile
 import time
 import zipfile
 
@@ -284,7 +288,7 @@ def _resume(path, model, epochs, data_fingerprint):
 
 def _check_writable(path):
     """Raises a ValueError naming the fix unless a checkpoint can be written at `path`, by writing
-    (and removing) a small file where `_save` will write its temporary file."""
+    (and removing) a small temporary file where `_save` will write its own."""
     target = os.path.realpath(path)
     directory = os.path.dirname(target)
     problem = None
@@ -300,9 +304,9 @@ def _check_writable(path):
         else:
             try:
                 os.makedirs(directory, exist_ok=True)
-                probe = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.probe")
-                with open(probe, "wb") as handle:
-                    handle.write(b"vae_helpers checks that this folder is writable")
+                _remove_stale_temporaries(target)
+                probe = _temporary_file(target, ".probe",
+                                        b"vae_helpers checks that this folder is writable")
                 os.remove(probe)
             except OSError as error:
                 problem = f"{directory} cannot be written ({error.strerror or error})"
@@ -324,7 +328,7 @@ def _save(path, model, history, data_fingerprint=None):
     target = os.path.realpath(path)
     directory = os.path.dirname(target)
     os.makedirs(directory, exist_ok=True)
-    temporary = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.partial.keras")
+    _remove_stale_temporaries(target)
     state = {
         "epochs_done": len(history["elbo"]),
         "history": history,
@@ -333,7 +337,9 @@ def _save(path, model, history, data_fingerprint=None):
         "noise_state": np.asarray(model.noise.state.numpy()).tolist(),
         "data_fingerprint": data_fingerprint,
     }
+    temporary = _temporary_file(target, ".partial.keras")
     try:
+        # Keras opens this path with "wb": it is the regular file mkstemp just made, ours alone.
         model.save(temporary)
         with zipfile.ZipFile(temporary, "a") as archive:
             archive.writestr(STATE_ENTRY, json.dumps(state))
@@ -343,6 +349,80 @@ def _save(path, model, history, data_fingerprint=None):
         with contextlib.suppress(OSError):
             os.remove(temporary)
         raise
+
+
+def _temporary_file(target, suffix, content=b""):
+    """Creates a new file holding `content` beside checkpoint `target`, and returns its path.
+
+    mkstemp makes it with O_EXCL, so a file or link planted at its name is never written
+    through. The name holds the checkpoint's name, this host and this process id, then
+    mkstemp's random letters: `.NAME.HOST.PID.RANDOM` + `suffix`. A later save reads the id
+    back to remove what a killed process left (`_remove_stale_temporaries`).
+    """
+    handle, path = tempfile.mkstemp(
+        suffix=suffix, prefix=f".{os.path.basename(target)}.{_host()}.{os.getpid()}.",
+        dir=os.path.dirname(target),
+    )
+    try:
+        try:
+            os.write(handle, content)
+            if hasattr(os, "fchmod"):  # mkstemp's 0600 would pass to the checkpoint
+                os.fchmod(handle, 0o666 & ~_umask())
+        finally:
+            os.close(handle)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+        raise
+    return path
+
+
+def _remove_stale_temporaries(target):
+    """Removes the temporary files beside checkpoint `target` that a process of this host left
+    when it was killed mid-save: regular files whose name is exactly `_temporary_file`'s for
+    this checkpoint, of a process id that no longer runs. A live writer's file, a link, a
+    folder or any other name is left alone (os.remove never follows a link)."""
+    directory, name = os.path.split(target)
+    pattern = re.compile(
+        re.escape(f".{name}.{_host()}.") + r"([0-9]+)\.[a-z0-9_]+\.(?:partial\.keras|probe)"
+    )
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.fullmatch(entry)
+        if match is None or _process_runs(int(match.group(1))):
+            continue
+        path = os.path.join(directory, entry)
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                os.remove(path)
+
+
+def _process_runs(pid):
+    """Whether process `pid` may still run (True when that cannot be told)."""
+    if pid == os.getpid() or os.name != "posix":  # on Windows, os.kill would end the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it runs, as another user
+        return True
+    return True
+
+
+def _host():
+    """This machine's name, as it may appear in a file name."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:64] or "host"
+
+
+def _umask():
+    """The process's umask (os.umask can only be read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 class _Recorder(keras.callbacks.Callback):
