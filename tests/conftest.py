@@ -33,6 +33,8 @@ def pytest_configure(config):
     if not os.environ.get(EXECUTED):  # set by hand, it keeps them after the run
         config._vae_executed = tempfile.mkdtemp(prefix="vae-executed-notebooks-")
         os.environ[EXECUTED] = config._vae_executed
+    # Every run trains its models: no test, chapter or build fetches published ones (no network).
+    os.environ.setdefault("VAE_FETCH_MODELS", "0")
     # One checkpoint folder for every execution of the chapters in this run (nbval, the quick book
     # build, the student edition), as the book build shares one between chapters: the first
     # execution of a chapter trains its quick-mode models (one epoch each) and the others load

@@ -1,6 +1,8 @@
 import hashlib
 import re
 import shutil
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -78,6 +80,41 @@ def test_the_shown_checkpoint_dir_names_no_path_of_this_machine(monkeypatch, tmp
     assert runs.shown_checkpoint_dir() == "checkpoints/"
     monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
     assert runs.shown_checkpoint_dir() == "$VAE_CHECKPOINT_DIR"
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_checkpoint_dir_setting_means_checkpoints(value, monkeypatch):
+    # It used to mean the working folder itself, while the page said checkpoints/.
+    monkeypatch.setenv("VAE_CHECKPOINT_DIR", value)
+    assert runs.checkpoint_dir() == "checkpoints" and runs.shown_checkpoint_dir() == "checkpoints/"
+
+
+def test_a_checkpoint_dir_under_home_is_expanded(monkeypatch, tmp_path):
+    # It used to make a folder literally named ~ in the working folder.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("VAE_CHECKPOINT_DIR", "~/ckpt")
+    assert runs.checkpoint_dir() == str(tmp_path / "ckpt")
+    assert runs.shown_checkpoint_dir() == "$VAE_CHECKPOINT_DIR"
+
+
+def test_keeping_checkpoints_on_drive_is_for_colab(monkeypatch, tmp_path, capsys):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    with pytest.raises(RuntimeError, match="for Google Colab.*set VAE_CHECKPOINT_DIR"):
+        runs.keep_checkpoints_on_drive()
+    with pytest.raises(ValueError, match="a folder inside MyDrive"):
+        runs.keep_checkpoints_on_drive("/content/elsewhere")
+    # Colab, as far as the function can tell: google.colab.drive, with Drive mounted at runs.DRIVE.
+    mounted = []
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=lambda path: (mounted.append(path), (tmp_path / "MyDrive").mkdir()))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr(runs, "DRIVE", str(tmp_path))
+    monkeypatch.delenv("VAE_CHECKPOINT_DIR", raising=False)
+    runs.keep_checkpoints_on_drive()
+    assert mounted == [str(tmp_path)] and (tmp_path / "MyDrive" / "vae-book-checkpoints").is_dir()
+    assert runs.checkpoint_dir() == str(tmp_path / "MyDrive" / "vae-book-checkpoints")
+    assert capsys.readouterr().out == (
+        "Checkpoints are kept on Google Drive, in MyDrive/vae-book-checkpoints (VAE_CHECKPOINT_DIR).\n")
 
 
 def test_a_checkpoint_dir_that_is_a_file_is_refused_before_training(bundled, monkeypatch, tmp_path):

@@ -10,11 +10,15 @@ their bytes): its first 8 hex digits are in the checkpoint's name, so another sp
 digits, or another file that is also called mnist.npz, gets a checkpoint of its own; the whole of it
 is in the checkpoint's run record, and a checkpoint whose record names other data is refused (never
 overwritten: it may be someone's only copy) with a `training.CheckpointMismatchError`.
+
+A run whose checkpoint is missing first looks for the model the published book trained
+(`published.fetch`: checked, then loaded instead of trained); VAE_FETCH_MODELS=0 trains it here.
 """
 
 import os
+import sys
 
-from vae_helpers import config, data, models, training
+from vae_helpers import config, data, models, published, training
 
 BATCH_SIZE = 32
 """The TF tutorial's batch size, used for every run in the book."""
@@ -39,9 +43,19 @@ QUICK_TRAIN_IMAGES = 1024
 QUICK_TEST_IMAGES = 256
 
 
+DRIVE = "/content/drive"
+"""Where `keep_checkpoints_on_drive` mounts Google Drive in Colab (Colab's own convention)."""
+
+
+def _checkpoint_env():
+    """$VAE_CHECKPOINT_DIR with its surrounding blanks removed; "" when unset or empty."""
+    return os.environ.get("VAE_CHECKPOINT_DIR", "").strip()
+
+
 def checkpoint_dir():
-    """Where runs are saved: $VAE_CHECKPOINT_DIR, else `checkpoints/` in the working directory."""
-    directory = os.environ.get("VAE_CHECKPOINT_DIR", "checkpoints")
+    """Where runs are saved: $VAE_CHECKPOINT_DIR (with ~ expanded), else `checkpoints/` in the
+    working directory (also when the variable is set but empty)."""
+    directory = os.path.expanduser(_checkpoint_env() or "checkpoints")
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise ValueError(
             f"VAE_CHECKPOINT_DIR={directory!r} is a file, not a folder: set VAE_CHECKPOINT_DIR to a "
@@ -53,7 +67,34 @@ def checkpoint_dir():
 def shown_checkpoint_dir():
     """The checkpoint folder as a page prints it: "checkpoints/", or "$VAE_CHECKPOINT_DIR" when that
     variable names it (a built page must not carry a path of the machine that built it)."""
-    return "$VAE_CHECKPOINT_DIR" if os.environ.get("VAE_CHECKPOINT_DIR") else "checkpoints/"
+    return "$VAE_CHECKPOINT_DIR" if _checkpoint_env() else "checkpoints/"
+
+
+def keep_checkpoints_on_drive(folder="vae-book-checkpoints"):
+    """In Colab: mounts Google Drive and sets VAE_CHECKPOINT_DIR to MyDrive/`folder`, so that the
+    models a chapter trains outlast the runtime. Call it in the setup cell, before any training.
+
+    Args:
+      folder: a folder inside MyDrive (created if missing).
+    Raises:
+      RuntimeError: not in Colab (elsewhere, set VAE_CHECKPOINT_DIR to a lasting folder).
+    """
+    if not isinstance(folder, str) or not folder.strip() or os.path.isabs(folder) or ".." in folder.split("/"):
+        raise ValueError(
+            f"folder must name a folder inside MyDrive, such as 'vae-book-checkpoints'; got {folder!r}."
+        )
+    if "google.colab" not in sys.modules:
+        raise RuntimeError(
+            "keep_checkpoints_on_drive is for Google Colab, where it mounts Google Drive. Here, set "
+            "VAE_CHECKPOINT_DIR to a folder that lasts (checkpoints/ in the working folder by default)."
+        )
+    from google.colab import drive
+
+    drive.mount(DRIVE)
+    directory = os.path.join(DRIVE, "MyDrive", folder.strip())
+    os.makedirs(directory, exist_ok=True)
+    os.environ["VAE_CHECKPOINT_DIR"] = directory
+    print(f"Checkpoints are kept on Google Drive, in MyDrive/{folder.strip()} (VAE_CHECKPOINT_DIR).")
 
 
 def source_tag(mnist):
@@ -108,7 +149,8 @@ def run_name(mnist, latent_dim, beta=1.0, binarization="dynamic", fingerprint=No
 
 def book_model(mnist, latent_dim, *, beta=1.0, binarization="dynamic", on_epoch_end=None, callbacks=(),
                verbose="auto"):
-    """Trains one of the book's models, resuming or loading its checkpoint when there is one.
+    """Trains one of the book's models, resuming or loading its checkpoint when there is one (or,
+    when there is none, the published book's: `published.fetch`, off with VAE_FETCH_MODELS=0).
 
     Args:
       mnist: a `vae_helpers.data.MNIST`.
@@ -131,14 +173,17 @@ def book_model(mnist, latent_dim, *, beta=1.0, binarization="dynamic", on_epoch_
         train, batch_size=BATCH_SIZE, binarization=binarization, shuffle=True, seed=config.SEED
     )
     test_data = data.make_dataset(test, batch_size=BATCH_SIZE, binarization="as_is", shuffle=False)
+    model = models.CVAE(latent_dim, seed=config.SEED, beta=beta)
+    checkpoint = os.path.join(checkpoint_dir(), run_name(mnist, latent_dim, beta, binarization, fingerprint))
+    published.fetch(checkpoint, model, epochs_for(mnist), fingerprint)
     return training.train(
-        models.CVAE(latent_dim, seed=config.SEED, beta=beta),
+        model,
         train_data,
         test_data,
         epochs_for(mnist),
         learning_rate=LEARNING_RATE,
         steps_per_execution=STEPS_PER_EXECUTION,
-        checkpoint=os.path.join(checkpoint_dir(), run_name(mnist, latent_dim, beta, binarization, fingerprint)),
+        checkpoint=checkpoint,
         data_fingerprint=fingerprint,
         on_epoch_end=on_epoch_end,
         callbacks=callbacks,

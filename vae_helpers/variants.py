@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 
 from vae_helpers import config, data, likelihoods, losses, models
-from vae_helpers import runs, training
+from vae_helpers import published, runs, training
 
 
 class LikelihoodCVAE(models.CVAE):
@@ -87,7 +87,8 @@ def run_name(mnist, model, tag, pixels="binary"):
 
 def train(mnist, model, tag, pixels="binary", on_epoch_end=None, callbacks=(), verbose="auto"):
     """Trains `model` as `runs.book_model` trains the book's CVAE, resuming or loading its
-    checkpoint `run_name(mnist, model, tag, pixels)` under `runs.checkpoint_dir()`.
+    checkpoint `run_name(mnist, model, tag, pixels)` under `runs.checkpoint_dir()` (or, when
+    there is none, the published book's: `published.fetch`).
 
     Args:
       mnist: a `vae_helpers.data.MNIST`.
@@ -100,17 +101,24 @@ def train(mnist, model, tag, pixels="binary", on_epoch_end=None, callbacks=(), v
       A `training.TrainingRun`.
     """
     binary = _check_pixels(pixels) == "binary"
+    train, test = runs.train_images(mnist), test_images(mnist, pixels)
     train_data = data.make_dataset(
-        runs.train_images(mnist),
+        train,
         batch_size=runs.BATCH_SIZE,
         binarization="dynamic" if binary else "as_is",
         shuffle=True,
         seed=config.SEED,
     )
     test_data = data.make_dataset(
-        test_images(mnist, pixels), batch_size=runs.BATCH_SIZE,
-        binarization="as_is", shuffle=False,
+        test, batch_size=runs.BATCH_SIZE, binarization="as_is", shuffle=False,
     )
+    checkpoint = os.path.join(
+        runs.checkpoint_dir(), run_name(mnist, model, tag, pixels)
+    )
+    # Recorded in the checkpoint too, so that a published variant can be checked against the
+    # learner's data before it is used (published.fetch), as the book's runs are.
+    fingerprint = data.fingerprint(train, test)
+    published.fetch(checkpoint, model, runs.epochs_for(mnist), fingerprint)
     return training.train(
         model,
         train_data,
@@ -118,9 +126,8 @@ def train(mnist, model, tag, pixels="binary", on_epoch_end=None, callbacks=(), v
         runs.epochs_for(mnist),
         learning_rate=runs.LEARNING_RATE,
         steps_per_execution=runs.STEPS_PER_EXECUTION,
-        checkpoint=os.path.join(
-            runs.checkpoint_dir(), run_name(mnist, model, tag, pixels)
-        ),
+        checkpoint=checkpoint,
+        data_fingerprint=fingerprint,
         on_epoch_end=on_epoch_end,
         callbacks=callbacks,
         verbose=verbose,
