@@ -38,8 +38,9 @@ def test_notebook_is_committed_without_outputs(path):
 
 
 def test_the_launch_buttons_open_the_release_of_this_version():
-    assert CONFIG["repository"]["branch"] == f"v{vae_helpers.__version__}", (
-        "_config.yml: repository.branch must be the release tag v<vae_helpers.__version__>; "
+    # The launch buttons open the notebook edition that the Pages workflow publishes for the release.
+    assert CONFIG["repository"]["branch"] == f"colab-v{vae_helpers.__version__}", (
+        "_config.yml: repository.branch must be the release's edition tag colab-v<vae_helpers.__version__>; "
         "run python tools/sync_colab_links.py")
 
 
@@ -56,7 +57,7 @@ def test_the_package_version_is_the_one_in_vae_helpers():
 def test_colab_badge_and_install_line_pin_the_release(path):
     url, tag = CONFIG["repository"]["url"].rstrip("/"), f"v{vae_helpers.__version__}"
     owner, name = url.removeprefix("https://github.com/").split("/")
-    badge = f"https://colab.research.google.com/github/{owner}/{name}/blob/{tag}/notebooks/{path.name}"
+    badge = f"https://colab.research.google.com/github/{owner}/{name}/blob/colab-{tag}/notebooks/{path.name}"
     first, setup = _source(_cells(path)[0]), _source(_cells(path)[1])
     assert "colab-badge.svg" in first and f"({badge})" in first
     assert f'"vae_helpers @ git+{url}@{tag}"' in setup
@@ -133,9 +134,10 @@ def test_ci_runs_the_test_command_that_the_readme_prints():
     assert len(commands) == 1, "README must print exactly one marked test command"
     ci = (ROOT / ".ci" / "run").read_text()
     assert "<!-- test-command -->" in ci, ".ci/run must take its test command from README"
-    # The book build with warnings as errors runs inside the test suite (tests/test_browser.py).
-    browser_test = (ROOT / "tests" / "test_browser.py").read_text()
-    assert '"build", str(ROOT), "--all", "-W", "-n", "--keep-going"' in browser_test
+    # The book build with warnings as errors runs inside the test suite (the `book` fixture of
+    # tests/conftest.py, which tests/test_browser.py opens).
+    fixture = (ROOT / "tests" / "conftest.py").read_text()
+    assert '"build", str(ROOT), "--all", "-W", "-n", "--keep-going"' in fixture
 
 
 CODE_WIDTH = 76

@@ -1,11 +1,13 @@
 """The release check: a book is published only from the tag that its Colab links install."""
 
+import json
 import pathlib
 import re
 import shutil
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 import vae_helpers
@@ -53,13 +55,70 @@ def test_a_version_bump_is_refused_until_the_links_are_synced(tmp_path):
     synced = _check(tmp_path, "v7.1.0")
     assert synced.returncode == 0, synced.stderr
     config_text = (tmp_path / "_config.yml").read_text()
-    assert yaml.safe_load(config_text)["repository"]["branch"] == "v7.1.0"
+    assert yaml.safe_load(config_text)["repository"]["branch"] == "colab-v7.1.0"
     # The config's comments survive the rewrite: only the branch line changed.
     original = (ROOT / "_config.yml").read_text().splitlines()
     changed = [(a, b) for a, b in zip(original, config_text.splitlines()) if a != b]
     assert len(original) == len(config_text.splitlines()) and changed == [
-        (f"  branch: v{vae_helpers.__version__}", "  branch: v7.1.0")]
+        (f"  branch: colab-v{vae_helpers.__version__}", "  branch: colab-v7.1.0")]
     for name in chapters:
         text = (tmp_path / "notebooks" / name).read_text()
-        assert "@v7.1.0" in text and f"blob/v7.1.0/notebooks/{name}" in text
+        assert "@v7.1.0" in text and f"blob/colab-v7.1.0/notebooks/{name}" in text
         assert f"v{vae_helpers.__version__}" not in text
+
+
+def _copy(tmp_path):
+    """A copy of what sync_colab_links.py reads and writes, so the real checkout is never touched."""
+    for name in ("tools", "notebooks", "vae_helpers"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("checkpoints", "*.pyc"))
+    shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
+    return {path: path.read_bytes() for path in [tmp_path / "_config.yml", *(tmp_path / "notebooks").glob("*.ipynb")]}
+
+
+def _sync(root):
+    return subprocess.run([sys.executable, str(root / "tools" / "sync_colab_links.py")], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("url, version", [
+    ("https://github.com/vae-book/vae-book", "0.2 beta"),           # a space would split the badge
+    ("https://github.com/vae-book/vae-book.git", "0.2.0"),
+    ("https://github.com/vae-book/vae-book/tree/main", "0.2.0"),
+    ("https://gitlab.com/vae-book/vae-book", "0.2.0"),              # Colab opens GitHub only
+])
+def test_a_bad_version_or_url_is_refused_before_anything_is_written(tmp_path, url, version):
+    before = _copy(tmp_path)
+    config = tmp_path / "_config.yml"
+    config.write_text(config.read_text().replace("https://github.com/vae-book/vae-book", url))
+    init = tmp_path / "vae_helpers" / "__init__.py"
+    init.write_text(re.sub(r'__version__ = "[^"]+"', f'__version__ = "{version}"', init.read_text()))
+    before[config] = config.read_bytes()
+    result = _sync(tmp_path)
+    assert result.returncode != 0 and "Nothing was written" in result.stderr
+    assert ("OWNER/NAME" in result.stderr) != (version != "0.2.0")
+    assert {path: path.read_bytes() for path in before} == before
+    assert _check(tmp_path, f"v{version}").returncode == 1
+
+
+def test_only_the_books_own_links_are_rewritten(tmp_path):
+    _copy(tmp_path)
+    chapter = tmp_path / "notebooks" / "05_training.ipynb"
+    notebook = json.loads(chapter.read_text())
+    other = "https://colab.research.google.com/github/tensorflow/docs/blob/master/cvae.ipynb"
+    notebook["cells"][2]["source"].append(f"\nCompare [the TF tutorial]({other}).\n")
+    chapter.write_text(json.dumps(notebook, indent=1) + "\n")
+    init = tmp_path / "vae_helpers" / "__init__.py"
+    init.write_text(re.sub(r'__version__ = "[^"]+"', '__version__ = "0.3.0"', init.read_text()))
+    assert _sync(tmp_path).returncode == 0
+    text = chapter.read_text()
+    assert other in text and "blob/colab-v0.3.0/notebooks/05_training.ipynb" in text
+
+
+def test_a_malformed_chapter_is_named_and_nothing_is_written(tmp_path):
+    before = _copy(tmp_path)
+    (tmp_path / "notebooks" / "10_distributed.ipynb").write_text("{ not json")
+    del before[tmp_path / "notebooks" / "10_distributed.ipynb"]
+    init = tmp_path / "vae_helpers" / "__init__.py"
+    init.write_text(re.sub(r'__version__ = "[^"]+"', '__version__ = "0.3.0"', init.read_text()))
+    result = _sync(tmp_path)
+    assert result.returncode != 0 and "10_distributed.ipynb is not valid notebook JSON" in result.stderr
+    assert {path: path.read_bytes() for path in before} == before

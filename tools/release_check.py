@@ -2,8 +2,9 @@
 
     python tools/release_check.py v0.1.0     # the tag being published (the Pages workflow passes it)
 
-Passes when the tag is v<vae_helpers.__version__>, `repository.branch` in _config.yml names it, and
-every notebook's badge and install line point at it. Otherwise it says what to change and exits 1.
+Passes when the tag is v<vae_helpers.__version__>, `repository.branch` in _config.yml names its
+notebook edition (colab-v<version>, which the Pages workflow publishes), every notebook's badge opens
+that edition and every install line installs the tag. Otherwise it says what to change and exits 1.
 """
 
 import pathlib
@@ -12,20 +13,24 @@ import sys
 import yaml
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from sync_colab_links import ROOT, expected_links, release_tag  # noqa: E402
+from sync_colab_links import ROOT, LinkError, edition_tag, expected_links, release_tag  # noqa: E402
 
 
 def problems(tag):
     """What stops `tag` from being published, one line each (empty when nothing does)."""
     found = []
-    version_tag = release_tag()
+    try:
+        version_tag = release_tag()
+        expected_links("any.ipynb", version_tag)  # the repository URL is one Colab can open
+    except LinkError as error:
+        return [str(error)]
     if tag != version_tag:
         found.append(f"the tag is {tag!r} but vae_helpers.__version__ makes the release {version_tag!r}: "
                      f"publish from tag {version_tag}, or set __version__ in vae_helpers/__init__.py "
                      f"to {tag.removeprefix('v')!r} and run python tools/sync_colab_links.py")
     branch = str(yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["branch"])
-    if branch != version_tag:
-        found.append(f"_config.yml: repository.branch is {branch!r}, not {version_tag!r}: "
+    if branch != edition_tag(version_tag):
+        found.append(f"_config.yml: repository.branch is {branch!r}, not {edition_tag(version_tag)!r}: "
                      "run python tools/sync_colab_links.py")
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         badge, requirement = expected_links(path.name, version_tag)
