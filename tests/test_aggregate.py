@@ -101,3 +101,37 @@ def test_bad_shapes_name_the_fix():
         aggregate.log_density(np.zeros((2, 3)), np.zeros((3, 2)), np.zeros((3, 2)))
     with pytest.raises(ValueError, match="2-D latent space"):
         aggregate.grid_kl(np.zeros((3, 4)), np.zeros((3, 4)), -1.0, 1.0, 10)
+
+
+@pytest.mark.parametrize("where", ["means", "logvars", "z"])
+def test_nan_components_or_points_are_refused_not_passed_through(where):
+    means, logvars = _components(4)
+    z = np.zeros((3, 2))
+    {"means": means, "logvars": logvars, "z": z}[where][1, 0] = np.nan
+    with pytest.raises(ValueError, match=f"{where} holds 1 NaN or infinite"):
+        aggregate.log_density(z, means, logvars)
+    with pytest.raises(ValueError, match=f"{where} holds 1 NaN or infinite"):
+        aggregate.density_ratio(z, means, logvars)
+    if where != "z":
+        with pytest.raises(ValueError, match=f"{where} holds 1 NaN or infinite"):
+            aggregate.rate_decomposition(means, logvars, 10)
+
+
+def test_the_prior_and_the_gaussians_refuse_nan_points():
+    with pytest.raises(ValueError, match="z holds 1 NaN"):
+        aggregate.log_prior(np.array([[0.0, np.nan]]))
+    with pytest.raises(ValueError, match="means holds 1 NaN"):
+        aggregate.log_gaussians(np.zeros((1, 2)), np.array([[np.nan, 0.0]]), np.zeros((1, 2)))
+
+
+def test_rate_decomposition_needs_two_draws_for_its_standard_errors():
+    means, logvars = _components(4)
+    with pytest.raises(ValueError, match="num_samples must be an integer of at least 2; got 1"):
+        aggregate.rate_decomposition(means, logvars, 1)
+    assert np.isfinite(aggregate.rate_decomposition(means, logvars, 2)["mutual_information_se"])
+
+
+@pytest.mark.parametrize("low, high", [(np.nan, 1.0), (-1.0, np.inf)])
+def test_grid_refuses_bounds_that_are_not_finite(low, high):
+    with pytest.raises(ValueError, match="finite low < high"):
+        aggregate.grid(low, high, 4)

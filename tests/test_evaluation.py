@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 from scipy import special, stats
 
 from vae_helpers import data, evaluation, models, variants
@@ -118,6 +119,47 @@ def test_a_dimension_the_encoder_ignores_is_not_active(bundled):
 def test_summarize_gives_the_mean_and_its_standard_error():
     mean, error = evaluation.summarize([1.0, 2.0, 3.0, 4.0])
     assert mean == 2.5 and error == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2)
+
+
+@pytest.mark.parametrize("scores, match", [
+    ([], "at least 2 scores"),  # v0.1: (nan, nan)
+    ([3.0], "at least 2 scores"),  # v0.1: a standard error of nan
+    (np.zeros((2, 2)), "1-D array"),
+    ([1.0, np.nan, 2.0], "1 NaN or infinite scores of 3"),
+])
+def test_summarize_refuses_what_has_no_mean_and_standard_error(scores, match):
+    with pytest.raises(ValueError, match=match):
+        evaluation.summarize(scores)
+
+
+@pytest.mark.parametrize("setting, match", [
+    (dict(num_per_axis=0), "num_per_axis must be a positive integer"),  # v0.1: -inf
+    (dict(outer_per_axis=0), "outer_per_axis must be a positive integer"),
+    (dict(limit=0.0), "limit must be a positive finite number"),  # v0.1: NaN
+    (dict(box_stds=-1.0), "box_stds must be a positive finite number"),  # v0.1: NaN
+    (dict(box_stds=np.nan), "box_stds must be a positive finite number"),
+])
+def test_grid_log_marginal_refuses_settings_outside_their_range(test_x, setting, match):
+    with pytest.raises(ValueError, match=match):
+        evaluation.grid_log_marginal(models.CVAE(2, seed=0), test_x[:1], **setting)
+
+
+@pytest.mark.parametrize("threshold", [np.nan, -0.1, np.inf, "0.01"])
+def test_active_units_refuses_a_threshold_that_is_not_a_variance(test_x, threshold):
+    # v0.1: NaN compared false everywhere and gave 0 active units.
+    with pytest.raises(ValueError, match="threshold must be a finite number >= 0"):
+        evaluation.active_units(models.CVAE(2, seed=0), test_x, threshold=threshold)
+
+
+def test_optimal_gaussian_refuses_a_learning_rate_outside_its_range():
+    with pytest.raises(ValueError, match="learning_rate must be a positive finite number"):
+        evaluation.optimal_gaussian(lambda z: -tf.reduce_sum(z**2, -1), np.zeros((1, 2)), np.zeros((1, 2)), 2,
+                                    learning_rate=np.nan)
+
+
+def test_inference_gaps_refuses_a_log_marginal_that_is_not_finite(test_x):
+    with pytest.raises(ValueError, match="log_marginal holds NaN"):
+        evaluation.inference_gaps(models.CVAE(2, seed=0), test_x[:2], np.array([-90.0, np.nan]), steps=1)
 
 
 def test_rate_distortion_matches_closed_forms(bundled):

@@ -43,6 +43,14 @@ def test_spherical_interpolation_keeps_the_norm_and_moves_at_constant_angle(rng)
     assert np.linalg.norm(latent.interpolate(a, b, 7)[3]) < 0.9 * np.linalg.norm(path[3])
 
 
+def test_spherical_interpolation_just_short_of_opposite_is_the_half_circle():
+    # 1e-4 rad short of pi the great circle is unique; the midpoint is a quarter turn from each end.
+    angle = np.pi - 1e-4
+    a, b = np.array([1.0, 0.0]), np.array([np.cos(angle), np.sin(angle)])
+    path = latent.interpolate(a, b, 3, "spherical")
+    np.testing.assert_allclose(path[1], [np.cos(angle / 2), np.sin(angle / 2)], atol=1e-6)
+
+
 def test_spherical_interpolation_of_parallel_vectors_is_the_line():
     a = np.array([1.0, 2.0, 2.0])
     np.testing.assert_allclose(latent.interpolate(a, 2 * a, 3, "spherical"), [a, 1.5 * a, 2 * a], rtol=1e-6)
@@ -56,6 +64,11 @@ def test_spherical_interpolation_of_parallel_vectors_is_the_line():
         ((np.ones(3), np.ones(3), 1), "num_steps"),
         ((np.ones(3), np.ones(3), 5, "cubic"), "method"),
         ((np.zeros(3), np.ones(3), 5, "spherical"), "non-zero"),
+        # v0.1's slerp went through the origin here: the great circle is not unique.
+        ((np.array([1.0, 2.0, 2.0]), np.array([-2.0, -4.0, -4.0]), 5, "spherical"), "opposite directions.*third point"),
+        # ...and let NaN through, for either method.
+        ((np.array([np.nan, 1.0]), np.ones(2), 5, "linear"), "must be finite"),
+        ((np.ones(2), np.array([1.0, np.inf]), 5, "spherical"), "must be finite"),
     ],
 )
 def test_interpolate_rejects_bad_input(args, match):

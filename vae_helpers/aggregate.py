@@ -25,7 +25,7 @@ ENTRIES_PER_CHUNK = 4_000_000
 
 def log_prior(z):
     """log N(z; 0, I) for z (M, latent_dim) -> (M,)."""
-    z = np.asarray(z, np.float64)
+    z = _check_finite("z", z)
     return -0.5 * np.sum(z**2 + LOG_2PI, axis=-1)
 
 
@@ -36,7 +36,7 @@ def log_gaussians(z, means, logvars):
       z: (M, latent_dim) points.
       means, logvars: (N, latent_dim) components.
     """
-    z, means, logvars = (np.asarray(a, np.float64) for a in (z, means, logvars))
+    z, means, logvars = (_check_finite(name, a) for name, a in (("z", z), ("means", means), ("logvars", logvars)))
     precision = np.exp(-logvars)
     # Expanding -(z - mean)^2 * precision / 2 turns the (M, N, latent_dim) difference into
     # one matrix product over latent_dim.
@@ -77,12 +77,16 @@ def rate_decomposition(means, logvars, num_samples, seed=config.SEED):
       log q(z|x_n) - log q(z)    for I(x; z),
     with log q(z) exact (`log_density`). R itself is the closed-form average KL.
 
+    Args:
+      means, logvars: (N, latent_dim), the encoder's q(z|x_n).
+      num_samples: int >= 2, draws of (n, z) (a standard error needs two).
     Returns:
       Dict of floats, nats: "rate" (closed form), "kl_aggregate" and "mutual_information" with
       their standard errors "kl_aggregate_se" and "mutual_information_se" (of the mean of
       num_samples independent draws), and "log_n", the bound log N on I.
     """
     means, logvars = _check_components(means, logvars)
+    num_samples = config.positive_int("num_samples", num_samples, minimum=2)
     z, component = sample(means, logvars, num_samples, seed)
     log_q = log_density(z, means, logvars)
     log_q_given_x = -0.5 * np.sum(
@@ -109,8 +113,8 @@ def grid(low, high, num_per_axis):
       one cell.
     """
     num_per_axis = config.positive_int("num_per_axis", num_per_axis)
-    if not high > low:
-        raise ValueError(f"the grid needs low < high; got low={low!r}, high={high!r}.")
+    if not (np.isfinite(low) and np.isfinite(high) and high > low):
+        raise ValueError(f"the grid needs finite low < high; got low={low!r}, high={high!r}.")
     axis = low + (np.arange(num_per_axis) + 0.5) * (high - low) / num_per_axis
     first, second = np.meshgrid(axis, axis)
     return np.stack([first.ravel(), second.ravel()], axis=1), ((high - low) / num_per_axis) ** 2
@@ -148,8 +152,20 @@ def _standard_error(values):
     return float(np.std(values, ddof=1) / math.sqrt(len(values)))
 
 
+def _check_finite(name, values):
+    """`values` as float64, or a ValueError if any is NaN or infinite (they would pass through
+    every log-sum-exp here and come out as a NaN or an infinite number of nats)."""
+    values = np.asarray(values, np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"{name} holds {int(np.sum(~np.isfinite(values)))} NaN or infinite values: "
+            "check the encoder's outputs (latent.encode) or how they were computed."
+        )
+    return values
+
+
 def _check_components(means, logvars):
-    means, logvars = np.asarray(means, np.float64), np.asarray(logvars, np.float64)
+    means, logvars = _check_finite("means", means), _check_finite("logvars", logvars)
     if means.ndim != 2 or means.shape != logvars.shape or len(means) == 0:
         raise ValueError(
             "means and logvars must both have shape (N, latent_dim) with N >= 1 "
@@ -160,7 +176,7 @@ def _check_components(means, logvars):
 
 def _check_points(z, means, logvars):
     means, _ = _check_components(means, logvars)
-    z = np.asarray(z, np.float64)
+    z = _check_finite("z", z)
     if z.ndim != 2 or z.shape[1] != means.shape[1]:
         raise ValueError(
             f"z must have shape (M, {means.shape[1]}) to match the components; got {z.shape}."

@@ -131,8 +131,24 @@ def iwae(model, images, k, batch_size=100, seed=config.SEED):
 
 
 def summarize(scores):
-    """Mean and standard error of per-image scores: (mean, standard error), floats."""
+    """Mean and standard error of per-image scores.
+
+    Args:
+      scores: at least 2 finite numbers, shape (N,) (a standard error needs two).
+    Returns:
+      (mean, standard error), floats.
+    """
     scores = np.asarray(scores, np.float64)
+    if scores.ndim != 1 or len(scores) < 2:
+        raise ValueError(
+            f"summarize needs at least 2 scores in a 1-D array (a standard error needs two); got shape "
+            f"{scores.shape}. Score more images, or report a single score without an error."
+        )
+    if not np.all(np.isfinite(scores)):
+        raise ValueError(
+            f"summarize got {int(np.sum(~np.isfinite(scores)))} NaN or infinite scores of {len(scores)}: "
+            "find the images that produced them (np.flatnonzero(~np.isfinite(scores)))."
+        )
     return float(scores.mean()), float(scores.std(ddof=1) / math.sqrt(len(scores)))
 
 
@@ -151,11 +167,19 @@ def grid_log_marginal(model, images, num_per_axis=101, box_stds=8.0, limit=6.0, 
     Args:
       model: a `CVAE` with latent_dim = 2.
       images: (N, 28, 28, 1), as for `iwae`.
+      num_per_axis: positive int, points per axis of the fine grid over q's box.
+      box_stds: positive number, the box's half-width in standard deviations of q(z|x).
+      limit: positive number, the coarse grid covers [-limit, limit]^2.
+      outer_per_axis: positive int, points per axis of the coarse grid.
     Returns:
       float64 array of shape (N,), nats.
     """
     if model.latent_dim != 2:
         raise ValueError(f"grid quadrature needs latent_dim = 2 (a grid grows exponentially); got {model.latent_dim}. Use iwae.")
+    num_per_axis = config.positive_int("num_per_axis", num_per_axis)
+    outer_per_axis = config.positive_int("outer_per_axis", outer_per_axis)
+    box_stds = config.positive_number("box_stds", box_stds)
+    limit = config.positive_number("limit", limit)
     images = _check_images(model, images)
     means, logvars = (np.asarray(t, np.float64) for t in model.encode(images))
     outer_z, outer_log_cell = _midpoint_grid(-limit * np.ones(2), limit * np.ones(2), outer_per_axis)
@@ -272,10 +296,13 @@ def optimal_gaussian(log_likelihood, mean, logvar, steps, learning_rate=0.1, num
       log_likelihood, num_points: as in `quadrature_elbo`.
       mean, logvar: (batch, latent_dim), the starting q.
       steps: non-negative int, Adam steps.
+      learning_rate: positive number, Adam's first step size (in units of the starting q's
+        standard deviation).
     Returns:
       mean, logvar (batch, latent_dim) and the ELBO (batch,) of the best q, float64 numpy arrays.
     """
     steps = config.positive_int("steps", steps, minimum=0)
+    learning_rate = config.positive_number("learning_rate", learning_rate)
     mean = tf.convert_to_tensor(mean)
     logvar = tf.cast(logvar, mean.dtype)
     std = tf.exp(0.5 * logvar)
@@ -389,6 +416,8 @@ def inference_gaps(model, images, log_marginal, steps, learning_rate=0.1, num_po
     log_marginal = np.asarray(log_marginal, np.float64)
     if log_marginal.shape != (len(images),):
         raise ValueError(f"log_marginal must hold one value per image, shape ({len(images)},); got {log_marginal.shape}.")
+    if not np.all(np.isfinite(log_marginal)):
+        raise ValueError("log_marginal holds NaN or infinite values: check the computation that produced it.")
     encoder = encoder_elbo(model, images, evaluation_points)
     optimal, searched = optimal_gaussian_elbo(model, images, steps, learning_rate, num_points, evaluation_points)
     return {
@@ -409,7 +438,8 @@ def monte_carlo_elbo(model, images, num_samples, batch_size=None, seed=config.SE
       images: (N, 28, 28, 1), as for `iwae`.
       num_samples: positive int, draws of z per image.
     Returns:
-      elbo, standard_error: float64 arrays (N,), nats.
+      elbo, standard_error: float64 arrays (N,), nats. With num_samples = 1 the standard error
+      is inf: one draw says nothing about its spread.
     """
     images = _check_images(model, images)
     num_samples = config.positive_int("num_samples", num_samples)
@@ -472,7 +502,13 @@ def posterior_mean_variance(model, images, batch_size=500):
 
 def active_units(model, images, threshold=ACTIVE_UNIT_THRESHOLD):
     """How many latent dimensions the encoder uses: those whose posterior mean varies with x by more
-    than `threshold` (variance over the images). Returns an int."""
+    than `threshold` (variance over the images, a finite number >= 0). Returns an int."""
+    if (isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating))
+            or not np.isfinite(threshold) or threshold < 0):
+        raise ValueError(
+            f"threshold must be a finite number >= 0 (a variance; Burda et al. use {ACTIVE_UNIT_THRESHOLD:g}); "
+            f"got {threshold!r}."
+        )
     return int(np.sum(posterior_mean_variance(model, images) > threshold))
 
 

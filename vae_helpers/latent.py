@@ -1,11 +1,17 @@
 """Walking the latent space of a trained model: quantile grids, interpolation, encoding a test set."""
 
+import math
+
 import numpy as np
 from scipy import stats
 
 from vae_helpers import config, data
 
 INTERPOLATIONS = ("linear", "spherical")
+
+ANTIPODAL_ANGLE = 1e-6
+"""Spherical interpolation refuses endpoints whose angle is within this of pi (radians): the
+great circle through opposite points is not unique, and slerp's sin(angle) goes to 0."""
 
 
 def quantile_grid(num_per_axis=20, low=0.05, high=0.95):
@@ -34,7 +40,8 @@ def interpolate(z_start, z_end, num_steps=10, method="linear"):
       method: "linear" (straight line) or "spherical" (slerp: along the great circle, with the
         norm interpolated too). In high dimensions prior draws have norm close to sqrt(latent_dim);
         the midpoint of a straight line between two of them is shorter, a region the prior (and
-        so the decoder) rarely saw. Spherical interpolation keeps the norm typical.
+        so the decoder) rarely saw. Spherical interpolation keeps the norm typical; it needs two
+        non-zero endpoints that do not point in opposite directions.
     Returns:
       float32 array of shape (num_steps, latent_dim).
     """
@@ -42,6 +49,11 @@ def interpolate(z_start, z_end, num_steps=10, method="linear"):
     if z_start.ndim != 1 or z_start.shape != z_end.shape:
         raise ValueError(
             f"z_start and z_end must be vectors of one shape (latent_dim,); got {z_start.shape} and {z_end.shape}."
+        )
+    if not (np.all(np.isfinite(z_start)) and np.all(np.isfinite(z_end))):
+        raise ValueError(
+            "z_start and z_end must be finite; got NaN or infinite coordinates: check the encoder's "
+            "means they came from."
         )
     if method not in INTERPOLATIONS:
         raise ValueError(f"method must be one of {INTERPOLATIONS}; got {method!r}.")
@@ -54,6 +66,13 @@ def interpolate(z_start, z_end, num_steps=10, method="linear"):
         raise ValueError("spherical interpolation needs two non-zero vectors; use method='linear'.")
     unit_start, unit_end = z_start / norm_start, z_end / norm_end
     angle = np.arccos(np.clip(unit_start @ unit_end, -1.0, 1.0))
+    if angle > math.pi - ANTIPODAL_ANGLE:
+        raise ValueError(
+            f"z_start and z_end point in opposite directions (angle {angle:.6f} rad, pi = {math.pi:.6f}): "
+            "every great circle through them is a shortest path, so the spherical path is not "
+            "unique. Interpolate through a third point in two calls, e.g. "
+            "interpolate(z_start, z_mid, ...) then interpolate(z_mid, z_end, ...), or use method='linear'."
+        )
     if angle < 1e-6:  # the same direction: slerp's formula divides by sin(angle)
         direction = (1 - t) * unit_start + t * unit_end
     else:
