@@ -265,7 +265,9 @@ def main():
     idx_dir = args.idx_dir or default_idx_dir()
     stand_in = ("Fashion-MNIST (Debian's dataset-fashion-mnist)" if args.idx_dir is None
                 else f"the MNIST-format files in {idx_dir.name}")
-    os.environ.update(VAE_QUICK="0", TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
+    # VAE_FETCH_MODELS=0: every run is timed training, never a download of a published model.
+    os.environ.update(VAE_QUICK="0", VAE_FETCH_MODELS="0",
+                      TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
 
     with tempfile.TemporaryDirectory() as scratch:
         npz = convert_idx(idx_dir, pathlib.Path(scratch) / "full_size.npz")

@@ -73,6 +73,7 @@ def main():
     if args.record and not args.full:
         parser.error("--record writes the landing page's full-mode column: add --full")
     os.environ["VAE_QUICK"] = "0" if args.full else "1"
+    os.environ["VAE_FETCH_MODELS"] = "0"  # time the chapters' training, not downloads
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     rows, reports = [], []
     with tempfile.TemporaryDirectory() as checkpoints:

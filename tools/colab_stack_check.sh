@@ -31,6 +31,6 @@ checkpoints=$(mktemp -d)
 trap 'rm -rf "$checkpoints"' EXIT
 # The kernel runs from notebooks/, so it imports the installed vae_helpers, not the checkout's;
 # --nbval-current-env makes it this environment's Python whatever kernels are installed elsewhere.
-VAE_QUICK=1 VAE_CHECKPOINT_DIR="$checkpoints" TF_CPP_MIN_LOG_LEVEL=3 \
+VAE_QUICK=1 VAE_FETCH_MODELS=0 VAE_CHECKPOINT_DIR="$checkpoints" TF_CPP_MIN_LOG_LEVEL=3 \
   "$venv/bin/python" -m pytest -o addopts= -p no:cacheprovider --nbval-lax --nbval-current-env \
   --durations=0 -q "${@:-notebooks}"
