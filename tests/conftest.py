@@ -18,8 +18,11 @@ EXECUTED = "VAE_TEST_EXECUTED_NOTEBOOKS"
 tests/test_browser.py's quick book build takes its outputs from there instead of executing the
 chapters a second time (a chapter nbval did not pass is executed by the build as before)."""
 BOOK, STUDENT = "tests/test_browser.py", "tests/test_student_edition.py"
+EDITION = "tests/test_notebook_edition.py"
+"""Reads the quick build too, so it runs in the book's unit of work, after the browser checks."""
 _STAGES = {  # the stage each test file belongs to, for the timing summary
     BOOK: "quick book build (-W -n) + browser checks",
+    EDITION: "notebook edition from the quick build",
     STUDENT: "student edition under nbval",
 }
 
@@ -57,7 +60,7 @@ def _group(nodeid):
     each chapter of the student edition is one, so that both workers share the last two minutes;
     every other test file is one (a notebook's cells share a kernel, a file's fixtures run once)."""
     path = nodeid.split("::")[0]
-    if path == BOOK or path.startswith("notebooks/"):
+    if path in (BOOK, EDITION) or path.startswith("notebooks/"):
         return "book"
     return nodeid if path == STUDENT and "[" in nodeid else path
 
@@ -70,7 +73,7 @@ def _order(item):
     # (--no-loadscope-reorder in pyproject.toml).
     path = item.nodeid.split("::")[0]
     if _group(item.nodeid) == "book":
-        return 0, 0 if path.startswith("notebooks/") else 1
+        return 0, 0 if path.startswith("notebooks/") else 1 if path == BOOK else 2
     if path == STUDENT:
         # Later chapters take longer: the longest first, so no worker ends alone on a long one.
         chapter = getattr(item, "callspec", None) and item.callspec.params.get("chapter", "")
