@@ -111,3 +111,61 @@ def test_add_to_class_attaches_methods_and_properties():
         return "thing"
 
     assert Thing().double(3) == 6 and Thing().name == "thing"
+
+
+def _both_modes(capsys):
+    """(exit status, printed text) of the write mode, then of --check."""
+    results = []
+    for argv in ([], ["--check"]):
+        status = shown_code.main(argv)
+        results.append((status, capsys.readouterr().out))
+    return results
+
+
+def test_a_name_that_is_a_path_is_refused_in_both_modes(tmp_path, monkeypatch, capsys):
+    copy = _copy_tree(tmp_path / "tree")
+    monkeypatch.setattr(shown_code, "PACKAGE", copy / "vae_helpers")
+    monkeypatch.setattr(shown_code, "NOTEBOOKS", copy / "notebooks")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.py").write_text("def leak():\n    return 'a private file'\n")
+    path = copy / "notebooks" / "03_vae_model.ipynb"
+    for name in (f"{outside}/secret.leak", "../outside/secret.leak", "models"):
+        book = json.loads(path.read_text())
+        next(c for c in book["cells"] if c["metadata"].get("shows"))["metadata"]["shows"] = [name]
+        path.write_text(json.dumps(book, indent=1) + "\n")
+        before = path.read_bytes()
+        # v0.1.0 copied outside/secret.py's leak into the chapter.
+        for status, printed in _both_modes(capsys):
+            assert status == 1 and "is not a dotted name inside vae_helpers" in printed, printed
+            assert "03_vae_model.ipynb cell" in printed and "models.CVAE.train_step" in printed
+        assert path.read_bytes() == before and b"a private file" not in before
+
+
+def test_an_unknown_name_gives_the_same_clear_error_in_both_modes(tmp_path, monkeypatch, capsys):
+    _edit_first_shown_cell(tmp_path, monkeypatch, lambda cell: cell["metadata"].update(shows=["models.NoSuchThing"]))
+    monkeypatch.setattr(shown_code, "PACKAGE", tmp_path / "vae_helpers")
+    path = tmp_path / "notebooks" / "03_vae_model.ipynb"
+    before = path.read_bytes()
+    (write_status, written), (check_status, checked) = _both_modes(capsys)
+    # v0.1.0's write mode: a KeyError traceback.
+    assert write_status == check_status == 1
+    for printed in (written, checked):
+        assert "03_vae_model.ipynb cell" in printed and "'NoSuchThing' is not defined in the module" in printed
+    assert "No notebook was rewritten" in written and path.read_bytes() == before
+
+
+def test_a_notebook_that_is_not_json_is_named_with_the_fix(tmp_path, monkeypatch, capsys):
+    copy = _copy_tree(tmp_path)
+    monkeypatch.setattr(shown_code, "PACKAGE", copy / "vae_helpers")
+    monkeypatch.setattr(shown_code, "NOTEBOOKS", copy / "notebooks")
+    path = copy / "notebooks" / "04_vae_loss.ipynb"
+    path.write_text(path.read_text().replace('"cells": [', '"cells": [\n<<<<<<< HEAD', 1))
+    before = path.read_bytes()
+    for status, printed in _both_modes(capsys):
+        # v0.1.0: json.JSONDecodeError, naming no file.
+        assert status == 1 and "04_vae_loss.ipynb is not valid JSON" in printed, printed
+        assert "at line" in printed and "restore it from git" in printed
+    assert path.read_bytes() == before
+    with pytest.raises(shown_code.ShownCodeError, match="04_vae_loss.ipynb is not valid JSON"):
+        shown_code.shown_names([path])

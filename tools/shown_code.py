@@ -14,6 +14,10 @@ The package is the one hand-edited source. A notebook code cell whose metadata s
     python tools/shown_code.py          # rewrite every tagged cell from the package
     python tools/shown_code.py --check  # list the cells that differ; exit 1 if any
 
+A name is a dotted name inside vae_helpers (`models.CVAE.train_step`), never a path. A name that
+is not defined, or a notebook that is not valid JSON, is reported by both modes alike (exit 1);
+the write mode then rewrites no notebook.
+
 tests/test_shown_code.py runs the check, so a change to either side alone fails the tests.
 """
 
@@ -21,6 +25,7 @@ import argparse
 import ast
 import difflib
 import json
+import keyword
 import pathlib
 import sys
 import textwrap
@@ -29,15 +34,35 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "vae_helpers"
 NOTEBOOKS = ROOT / "notebooks"
 ATTACH = "@notebook.add_to_class({cls})"
+EXAMPLE = "models.CVAE.train_step"
+
+
+class ShownCodeError(ValueError):
+    """A tagged cell names something the package does not define, or a notebook cannot be read."""
+
+
+def split_name(name):
+    """(module, qualname) of a shown name such as "models.CVAE.train_step", or a ShownCodeError
+    unless it is a dotted name inside vae_helpers: a path or ".." could name any file."""
+    parts = name.split(".") if isinstance(name, str) else []
+    if len(parts) < 2 or not all(part.isidentifier() and not keyword.iskeyword(part) for part in parts):
+        raise ShownCodeError(
+            f"{name!r} is not a dotted name inside vae_helpers: write module.name (a function or "
+            f"class of vae_helpers/module.py) or module.Class.method, e.g. {EXAMPLE}; a path, "
+            "'..' or another package cannot be shown"
+        )
+    return parts[0], ".".join(parts[1:])
 
 
 class Definitions:
     """The top-level definitions of one package module, and the members of its classes."""
 
     def __init__(self, module):
+        if not module.isidentifier():
+            raise ShownCodeError(f"{module!r} is not a module name of vae_helpers, e.g. {EXAMPLE}")
         path = PACKAGE / f"{module}.py"
-        if not path.exists():
-            raise KeyError(f"vae_helpers has no module {module!r} ({path.name} not found)")
+        if not path.is_file():
+            raise ShownCodeError(f"vae_helpers has no module {module!r} ({path.name} not found)")
         self.lines = path.read_text().splitlines()
         self.tree = ast.parse("\n".join(self.lines))
         self.top = {node.name: node for node in self.tree.body if _is_definition(node)}
@@ -49,7 +74,7 @@ class Definitions:
             members = {n.name: n for n in getattr(node, "body", []) if _is_definition(n)}
             node = members.get(part)
         if node is None:
-            raise KeyError(f"{qualname!r} is not defined in the module")
+            raise ShownCodeError(f"{qualname!r} is not defined in the module")
         return node
 
     def source(self, node):
@@ -95,9 +120,7 @@ def expected_source(names, cache=None):
 
     blocks, placed = [], set()
     for name in names:
-        module, _, qualname = name.partition(".")
-        if not qualname:
-            raise KeyError(f"{name!r}: write module.name, e.g. models.CVAE")
+        module, qualname = split_name(name)
         if name in placed:
             continue
         defs = definitions(module)
@@ -119,14 +142,41 @@ def expected_source(names, cache=None):
     return "\n\n".join("\n".join(lines) for lines in blocks)
 
 
+def read_notebook(path):
+    """The notebook at `path` as a dict, or a ShownCodeError naming the file and the fix."""
+    try:
+        notebook = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ShownCodeError(
+            f"{path} is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}): "
+            "repair it there (a merge conflict left in it? a save cut short?) or restore it from "
+            "git, then run this again"
+        ) from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise ShownCodeError(f"{path} is not a Jupyter notebook (it has no list of cells)")
+    return notebook
+
+
+def _shown(path, index, cell):
+    """The names a cell shows ([] for none), or a ShownCodeError unless they are a list of strings."""
+    names = cell.get("metadata", {}).get("shows") if cell.get("cell_type") == "code" else None
+    if not names:
+        return []
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ShownCodeError(
+            f"{path.name} cell {index}: its \"shows\" metadata must be a list of names such as "
+            f'["{EXAMPLE}"]; got {names!r}'
+        )
+    return names
+
+
 def tagged_cells(paths=None):
     """(notebook path, cell index, names) of every tagged code cell."""
     for path in sorted(paths or NOTEBOOKS.glob("*.ipynb")):
-        cells = json.loads(path.read_text())["cells"]
-        for index, cell in enumerate(cells):
-            names = cell.get("metadata", {}).get("shows")
-            if cell["cell_type"] == "code" and names:
-                yield path, index, list(names)
+        for index, cell in enumerate(read_notebook(path)["cells"]):
+            names = _shown(path, index, cell)
+            if names:
+                yield path, index, names
 
 
 def normalise(text):
@@ -134,21 +184,40 @@ def normalise(text):
     return [line.rstrip() for line in text.splitlines() if line.strip()]
 
 
-def differences(paths=None):
-    """A readable diff for every tagged cell that is not the package's text."""
-    found, cache = [], {}
-    for path, index, names in tagged_cells(paths):
-        cell = json.loads(path.read_text())["cells"][index]
+def _expected_cells(paths, cache):
+    """(notebook path, notebook, [(cell index, names, expected text)], problems): every notebook
+    read once; a problem (a name not defined, a notebook not readable) is a line of text."""
+    for path in sorted(paths or NOTEBOOKS.glob("*.ipynb")):
         try:
-            expected = expected_source(names, cache)
-        except KeyError as error:
-            found.append(f"{path.name} cell {index}: {error.args[0]}")
+            notebook = read_notebook(path)
+        except ShownCodeError as error:
+            yield path, None, [], [str(error)]
             continue
-        shown = "".join(cell["source"])
-        if normalise(shown) != normalise(expected):
-            diff = difflib.unified_diff(normalise(expected), normalise(shown), "vae_helpers", f"{path.name} cell {index}",
-                                        lineterm="", n=1)
-            found.append(f"{path.name} cell {index} ({', '.join(names)}) differs from vae_helpers:\n" + "\n".join(diff))
+        cells, problems = [], []
+        for index, cell in enumerate(notebook["cells"]):
+            try:
+                names = _shown(path, index, cell)
+                if names:
+                    cells.append((index, names, expected_source(names, cache)))
+            except ShownCodeError as error:
+                text = str(error)
+                problems.append(text if text.startswith(path.name) else f"{path.name} cell {index}: {text}")
+        yield path, notebook, cells, problems
+
+
+def differences(paths=None):
+    """A readable diff for every tagged cell that is not the package's text, and a line for every
+    name that is not defined and every notebook that cannot be read."""
+    found = []
+    for path, notebook, cells, problems in _expected_cells(paths, {}):
+        found += problems
+        for index, names, expected in cells:
+            shown = "".join(notebook["cells"][index]["source"])
+            if normalise(shown) != normalise(expected):
+                diff = difflib.unified_diff(normalise(expected), normalise(shown), "vae_helpers",
+                                            f"{path.name} cell {index}", lineterm="", n=1)
+                found.append(f"{path.name} cell {index} ({', '.join(names)}) differs from vae_helpers:\n"
+                             + "\n".join(diff))
     return found
 
 
@@ -158,23 +227,27 @@ def shown_names(paths=None):
 
 
 def write(paths=None):
-    """Rewrites every tagged cell from the package; returns the cells changed."""
-    changed, cache = [], {}
-    for path in sorted(paths or NOTEBOOKS.glob("*.ipynb")):
-        raw = path.read_text()
-        notebook = json.loads(raw)
+    """Rewrites every tagged cell from the package; returns the cells changed.
+
+    Raises ShownCodeError, before any notebook is written, listing every name that is not
+    defined and every notebook that cannot be read (what `differences` reports).
+    """
+    changed, updated, all_problems = [], [], []
+    for path, notebook, cells, problems in _expected_cells(paths, {}):
+        all_problems += problems
         touched = False
-        for index, cell in enumerate(notebook["cells"]):
-            names = cell.get("metadata", {}).get("shows")
-            if cell["cell_type"] != "code" or not names:
-                continue
-            text = expected_source(list(names), cache)
+        for index, _, text in cells:
+            cell = notebook["cells"][index]
             if "".join(cell["source"]) != text:
                 cell["source"] = text.splitlines(keepends=True)
                 changed.append(f"{path.name} cell {index}")
                 touched = True
         if touched:
-            path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+            updated.append((path, notebook))
+    if all_problems:
+        raise ShownCodeError("\n".join(all_problems) + "\nNo notebook was rewritten.")
+    for path, notebook in updated:
+        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
     return changed
 
 
@@ -186,7 +259,11 @@ def main(argv=None):
         found = differences()
         print("\n\n".join(found) if found else "Every shown cell is the package's text.")
         return 1 if found else 0
-    changed = write()
+    try:
+        changed = write()
+    except ShownCodeError as error:
+        print(error)
+        return 1
     print("Rewrote " + ", ".join(changed) if changed else "Every shown cell already is the package's text.")
     return 0
 
