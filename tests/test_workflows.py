@@ -73,3 +73,23 @@ def test_actionlint_catches_a_broken_workflow(actionlint, tmp_path):
     broken.write_text("on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ matrix.missing }}\n")
     result = subprocess.run([*actionlint, str(broken)], capture_output=True, text=True)
     assert result.returncode == 1 and "missing" in result.stdout
+
+
+def test_pages_workflow_publishes_the_notebook_edition_the_badges_open():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import sync_colab_links
+
+    workflow = _load("pages.yml")
+    steps = _steps(workflow)
+    build = next(i for i, step in enumerate(steps) if "jupyter-book build" in step.get("run", ""))
+    edition = next(i for i, step in enumerate(steps)
+                   if "tools/notebook_edition.py _build _build/edition" in step.get("run", ""))
+    assert build < edition
+    run = steps[edition]["run"]
+    # The tag pushed is the one the badges name (sync_colab_links.edition_tag), for this release.
+    tag = sync_colab_links.edition_tag("$GITHUB_REF_NAME")
+    assert f'git tag "{tag}"' in run and f'git push origin "refs/tags/{tag}"' in run
+    assert "cp _build/edition/student/*.ipynb _build/edition-tree/student/" in run
+    assert workflow["jobs"]["build"]["permissions"] == {"contents": "write"}
