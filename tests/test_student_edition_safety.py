@@ -20,7 +20,10 @@ def book_copy(tmp_path):
     """A copy of the tool and the chapters: (its root, {notebook name: bytes})."""
     copy = tmp_path / "book"
     (copy / "tools").mkdir(parents=True)
-    shutil.copy(ROOT / TOOL, copy / TOOL)
+    (copy / "vae_helpers").mkdir()
+    # The tool and what it reads: sync_colab_links (the badges) reads the version and the URL.
+    for name in ("tools/student_edition.py", "tools/sync_colab_links.py", "vae_helpers/__init__.py", "_config.yml"):
+        shutil.copy(ROOT / name, copy / name)
     shutil.copytree(ROOT / "notebooks", copy / "notebooks", ignore=shutil.ignore_patterns("checkpoints", ".*"))
     originals = {p.name: p.read_bytes() for p in (copy / "notebooks").glob("*.ipynb")}
     assert len(originals) >= 2
@@ -109,3 +112,28 @@ def test_a_bind_mount_of_the_books_notebooks_is_refused(book_copy, tmp_path):
     assert result.returncode != 0 and "holds the book's own notebooks" in result.stderr, result.stderr
     assert _unchanged(copy, originals)
     assert list(mount_point.iterdir()) == []  # the mount ended with its namespace
+
+
+def test_a_malformed_chapter_stops_the_edition_before_any_file_is_written(book_copy, tmp_path):
+    copy, _ = book_copy
+    (copy / "notebooks" / "06_latent_space.ipynb").write_text('{"cells": [')
+    output = tmp_path / "student"
+    result = _run(copy, output)
+    assert result.returncode != 0
+    assert "nothing written" in result.stderr and "06_latent_space.ipynb is not a valid notebook" in result.stderr
+    assert not output.exists()
+    # Once repaired, the same folder is accepted: no half-written edition blocks the rerun.
+    shutil.copy(ROOT / "notebooks" / "06_latent_space.ipynb", copy / "notebooks" / "06_latent_space.ipynb")
+    assert _run(copy, output).returncode == 0
+
+
+def test_the_student_notebooks_badges_open_the_student_edition(book_copy, tmp_path):
+    import json
+
+    copy, _ = book_copy
+    output = tmp_path / "student"
+    assert _run(copy, output).returncode == 0
+    for path in sorted(output.glob("*.ipynb")):
+        first = "".join(json.loads(path.read_text())["cells"][0]["source"])
+        assert "/blob/colab-v" in first and f"/student/{path.name})" in first, first
+        assert f"/notebooks/{path.name})" not in first

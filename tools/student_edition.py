@@ -7,6 +7,11 @@ refused unless --overwrite is given, and then only the chapter notebooks in it a
 book's own notebooks are never written to, however they are reached (a symbolic link, a bind
 mount, hard links): folders and files are compared by identity (os.path.samefile), not by name.
 
+Each chapter's Colab badge is pointed at the student notebook of the published notebook edition
+(tools/notebook_edition.py writes that edition, MyST turned into plain Markdown, from a build; this
+tool works from the chapters alone). Every chapter is read and checked before any file is written,
+so a malformed chapter leaves OUTPUT_DIR as it was.
+
 A cell is a solution if its metadata tags include "solution": the hidden code cell that solves a
 coding exercise, and the dropdown that explains it. Exercise statements, the starter code (which
 returns None) and the check cells stay, so each check prints "Not done yet" until the learner
@@ -20,6 +25,9 @@ import sys
 
 import nbformat
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import sync_colab_links  # noqa: E402  (tools/ is not a package)
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOLUTION_TAG = "solution"
 
@@ -28,15 +36,23 @@ def is_solution(cell):
     return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
 
 
-def student_edition(source, destination):
-    """Copies notebook `source` to `destination` without its solution cells; returns how many it removed."""
-    notebook = nbformat.read(source, as_version=4)
+def student_edition(source):
+    """Notebook `source` without its solution cells, its badge opening the student edition:
+    (notebook node, how many cells it removed). Raises ValueError naming the file if it is not a
+    valid notebook."""
+    try:
+        notebook = nbformat.read(source, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as error:  # JSON or schema: both mean the chapter must be repaired first
+        raise ValueError(f"{source} is not a valid notebook ({type(error).__name__}: {error}); "
+                         "repair it (git diff shows what changed) and run again.") from None
     kept = [cell for cell in notebook.cells if not is_solution(cell)]
     removed = len(notebook.cells) - len(kept)
     notebook.cells = kept
-    nbformat.validate(notebook)
-    nbformat.write(notebook, destination)
-    return removed
+    badge, _ = sync_colab_links.expected_links(pathlib.Path(source).name, folder="student")
+    if kept and kept[0].cell_type == "markdown":
+        kept[0].source = sync_colab_links.BADGE.sub(rf"\g<1>{badge}\g<2>", kept[0].source)
+    return notebook, removed
 
 
 def _same_file(a, b):
@@ -73,9 +89,13 @@ def main(argv):
             "and a learner's notebooks there would be overwritten. Choose a new or empty folder, "
             "or pass --overwrite to replace the chapter notebooks in it."
         )
+    try:
+        editions = [(source, *student_edition(source)) for source in sources]
+    except ValueError as error:
+        raise SystemExit(f"nothing written: {error}") from None
     output.mkdir(parents=True, exist_ok=True)
-    for source in sources:
-        removed = student_edition(source, output / source.name)
+    for source, notebook, removed in editions:
+        nbformat.write(notebook, output / source.name)
         print(f"{source.name}: {removed} solution cell(s) removed")
 
 
