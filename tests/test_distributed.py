@@ -9,15 +9,18 @@ process has long done.
 import json
 import os
 import pathlib
+import re
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import keras
 import numpy as np
 import pytest
 
-from vae_helpers import distributed, training
+from vae_helpers import distributed, models, training
 
 HERE = pathlib.Path(__file__).resolve().parent
 # Two replicas add the same gradients in another order (two halves, then an all-reduce): the
@@ -184,3 +187,181 @@ def test_a_chief_killed_while_writing_leaves_the_last_whole_checkpoint(tmp_path)
         training.checkpoint_state(tmp_path / partial[0])
     assert training.checkpoint_state(checkpoint)["epochs_done"] == 1
     assert len(keras.models.load_model(checkpoint).get_weights()) > 0
+
+
+# The launcher's faults: nothing that is not this run's is replaced, bad settings and clusters
+# are refused with the fix before TensorFlow starts, a NaN loss writes nothing.
+
+def _main(capsys, *args):
+    """Runs the launcher's worker in this process: (exit status, what it said on stderr)."""
+    status = distributed.main(["worker", *map(str, args)])
+    return status, capsys.readouterr().err
+
+
+_SMALL = ("--images", 64, "--epochs", 1, "--batch-size", 32)
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("--learning-rate", "nan"), ("--learning-rate", "inf"), ("--learning-rate", "0"),
+    ("--learning-rate", "-0.01"), ("--epochs", "0"), ("--batch-size", "1.5"),
+    ("--images", "-3"), ("--images", "99999"), ("--timeout", "nan"), ("--peer-timeout", "0"),
+    ("--checkpoint", "notes.txt"),
+])
+def test_bad_settings_are_refused_when_the_arguments_are_read(tmp_path, capsys, flag, value):
+    with pytest.raises(SystemExit) as exit_status:
+        distributed.main(["worker", "--output", str(tmp_path), flag, value])
+    message = capsys.readouterr().err
+    assert exit_status.value.code == 2 and f"argument {flag}" in message, message
+    assert any(fix in message for fix in ("positive", "at most", "ending in .keras")), message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_files_that_are_not_this_runs_are_refused_and_kept(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    notes = tmp_path / "notes.keras"
+    notes.write_text("my notes")
+    book = tmp_path / "book.keras"  # a finished run of the book, 5 epochs
+    training.save_checkpoint(str(book), models.CVAE(2, seed=0),
+                             {"elbo": [-200.0, -180, -170, -165, -160]}, "c" * 64)
+    link = tmp_path / "link.keras"  # written through, so its target is what counts
+    link.symlink_to(notes)
+    before = {path: path.read_bytes() for path in (notes, book)}
+    for checkpoint, problem in ((notes, "not a checkpoint written by vae_helpers"),
+                                (book, r"a checkpoint of another run \(5 epoch"),
+                                (link, "not a checkpoint written by vae_helpers")):
+        status, message = _main(capsys, "--output", tmp_path / "out", *_SMALL,
+                                "--checkpoint", checkpoint)
+        assert status == 1 and re.search(problem, message), message
+        assert "left as it is: pass another checkpoint path (--checkpoint)" in message
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "worker-0.npz").write_bytes(before[notes])
+    os.mkfifo(results / "worker-1.npz")  # read, it would block for ever
+    status, message = _main(capsys, "--output", results, *_SMALL)
+    assert status == 1 and "worker-0.npz already exists and was not written by this run" in message
+    monkeypatch.setenv("TF_CONFIG", distributed.cluster_config(distributed.free_ports(2), 1))
+    status, message = _main(capsys, "--output", results, *_SMALL)
+    assert status == 1 and "worker-1.npz already exists" in message and "--output" in message
+    # launch checks every worker's files before it starts any worker.
+    assert distributed.main(["launch", "--output", str(tmp_path / "new"), *map(str, _SMALL),
+                             "--checkpoint", str(book)]) == 1
+    assert "book.keras already exists and was not written by this run" in capsys.readouterr().err
+    assert {path: path.read_bytes() for path in (notes, book)} == before
+    assert (results / "worker-0.npz").read_bytes() == before[notes] and link.is_symlink()
+    assert training.checkpoint_state(book)["epochs_done"] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "book.keras", "link.keras", "notes.keras", "results"]
+
+
+def test_a_rerun_replaces_its_own_files_and_another_run_does_not(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    checkpoint = tmp_path / "run.keras"
+    command = ("--output", tmp_path, *_SMALL, "--checkpoint", checkpoint)
+    assert _main(capsys, *command) == (0, "")
+    first = distributed.read_worker(tmp_path, 0)[0]
+    (tmp_path / "worker-0.npz").touch()
+    assert _main(capsys, *command) == (0, "")  # the same run: its own files, written again
+    for a, b in zip(first, distributed.read_worker(tmp_path, 0)[0]):
+        np.testing.assert_array_equal(a, b)
+    before = {name: (tmp_path / name).read_bytes() for name in ("run.keras", "worker-0.npz")}
+    status, message = _main(capsys, *command, "--learning-rate", 0.02)  # another run
+    assert status == 1 and "run.keras already exists" not in message  # the results come first
+    assert "worker-0.npz already exists and was not written by this run" in message
+    status, message = _main(capsys, "--output", tmp_path / "other", *_SMALL,
+                            "--learning-rate", 0.02, "--checkpoint", checkpoint)
+    assert status == 1 and "run.keras already exists and was not written by this run" in message
+    assert before == {name: (tmp_path / name).read_bytes() for name in before}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.keras", "worker-0.npz"]
+
+
+def test_a_non_finite_loss_writes_nothing_and_names_the_learning_rate(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    # v0.1: trained NaN weights, wrote them to both files and exited with status 0.
+    status, message = _main(capsys, "--output", tmp_path, *_SMALL, "--learning-rate", 1e30,
+                            "--checkpoint", tmp_path / "run.keras")
+    assert status == 1, message
+    assert re.search(r"the training loss became (nan|inf) at epoch 1, step \d", message)
+    assert "SGD's learning rate 1e+30 may be too large" in message and "--learning-rate" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("tf_config, problem", [
+    ('{"cluster": {"worker": ["127.0.0.1:1"]', "TF_CONFIG is not valid JSON"),
+    ('{"cluster": {"chief": ["127.0.0.1:20000"]}, "task": {"type": "chief", "index": 0}}',
+     "TF_CONFIG's cluster has no \"worker\" job"),
+    ('{"cluster": {"worker": ["127.0.0.1:20000"], "ps": ["127.0.0.1:20001"]}, '
+     '"task": {"type": "worker", "index": 0}}', "jobs besides worker \\(ps\\)"),
+    ('{"cluster": {"worker": ["127.0.0.1"]}, "task": {"type": "worker", "index": 0}}',
+     "not host:port"),
+    ('{"cluster": {"worker": ["127.0.0.1:20000"]}, "task": {"type": "worker", "index": 1}}',
+     "index\": i} with i from 0 to 0"),
+    ('["worker"]', "must be a JSON object"),
+])
+def test_a_malformed_tf_config_names_the_fix(tmp_path, capsys, monkeypatch, tf_config, problem):
+    monkeypatch.setenv("TF_CONFIG", tf_config)
+    status, message = _main(capsys, "--output", tmp_path, *_SMALL)
+    # v0.1: json.JSONDecodeError, or KeyError: 'worker', from deep inside.
+    assert status == 1 and re.search(problem, message), message
+    assert "distributed.cluster_config(ports, index)" in message or "free_ports" in message
+    assert "Traceback" not in message and list(tmp_path.iterdir()) == []
+
+
+def test_a_busy_port_is_named_before_tensorflow_tries_it(tmp_path, capsys, monkeypatch):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    try:
+        monkeypatch.setenv("TF_CONFIG", distributed.cluster_config(
+            [port, distributed.free_ports(1)[0]], 0))
+        status, message = _main(capsys, "--output", tmp_path, *_SMALL)
+    finally:
+        busy.close()
+    # v0.1: TensorFlow's "Could not start gRPC server", naming no port.
+    assert status == 1 and f"Port {port} (127.0.0.1:{port}, worker 0 in TF_CONFIG) is in use" in message
+    assert "free port" in message
+
+
+def test_a_peer_that_never_starts_ends_the_wait_at_the_peer_timeout(tmp_path, capsys, monkeypatch):
+    ports = distributed.free_ports(2)
+    monkeypatch.setenv("TF_CONFIG", distributed.cluster_config(ports, 0))
+    start = time.monotonic()
+    status, message = _main(capsys, "--output", tmp_path, *_SMALL, "--peer-timeout", 0.5)
+    # v0.1 waited for ever, silently.
+    assert time.monotonic() - start < 30
+    assert status == 1 and f"worker 1 (127.0.0.1:{ports[1]}) never started listening" in message
+    assert "--peer-timeout" in message and distributed.PEER_TIMEOUT_S >= 60
+
+
+def test_peers_that_start_at_different_times_all_find_each_other():
+    ports = distributed.free_ports(3)
+    places = [distributed.read_tf_config(distributed.cluster_config(ports, i)) for i in range(3)]
+    errors, servers, done = [], [], threading.Event()
+
+    def join(place, delay):
+        time.sleep(delay)
+        try:
+            distributed.wait_for_peers(place, timeout=20)
+        except distributed.ClusterError as error:
+            errors.append(error)
+            return
+        server = socket.socket()  # then TensorFlow's server listens on the port
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("", ports[place.index]))
+        server.listen()
+        servers.append(server)
+        done.wait(30)
+
+    threads = [threading.Thread(target=join, args=(place, 0.7 * i)) for i, place in enumerate(places)]
+    start = time.monotonic()
+    for thread in threads:
+        thread.start()
+    while len(servers) + len(errors) < 3 and time.monotonic() - start < 30:
+        time.sleep(0.1)
+    seconds = time.monotonic() - start
+    done.set()
+    for thread in threads:
+        thread.join()
+    for server in servers:
+        server.close()
+    assert errors == [] and len(servers) == 3 and seconds < 15

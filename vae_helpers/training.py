@@ -318,6 +318,20 @@ def _check_writable(path):
         )
 
 
+def save_checkpoint(path, model, history, data_fingerprint=None):
+    """Writes a checkpoint as `train` does after every epoch: `model` with its optimizer state and
+    the run record that `checkpoint_state` reads, written beside `path` and renamed over it.
+
+    Args:
+      path: a `.keras` path; a symbolic link is written through. The caller decides whether a
+        file already there may be replaced.
+      model: a `CVAE`.
+      history: {metric name: list of per-epoch floats}; its "elbo" list counts the epochs done.
+      data_fingerprint: a string naming the data (see `train`), or None.
+    """
+    _save(path, model, history, data_fingerprint)
+
+
 def _save(path, model, history, data_fingerprint=None):
     """Writes the checkpoint beside `path`, then renames it over `path` (atomic on one filesystem).
 
