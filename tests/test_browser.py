@@ -136,34 +136,57 @@ def test_solutions_are_hidden_until_clicked(browser, server, chapter):
     page.close()
 
 
-def _sideways(browser, server, chapter, selector):
-    """The elements `selector` picks on a chapter's page: how many there are, and the longest line
-    of each that scrolls sideways. A <pre> scrolls in itself, a table in the box around it. Folded
-    cells (hidden solutions) have no width until opened, so all are opened first."""
+WIDTHS = (1100, 1200, 1265, 1366, 1440, 1920)
+"""Desktop window widths (CSS pixels) the sideways checks run at: 1100, as the theme folds the page's
+contents sidebar into a button below 1200; 1200, where it is back and the article is at its
+narrowest; 1265, a 1280-pixel screen less a scroll bar; 1366 and 1440, common laptops (from 1408
+the theme's page stops growing); and 1920."""
+
+
+def _sideways(browser, server, chapter, selectors):
+    """For each CSS selector, the elements it picks on a chapter's page: how many there are, and at
+    each of WIDTHS where some scroll sideways, the longest line of each that does ({width: lines}).
+    A <pre> scrolls in itself, anything else (a table, the contents sidebar's items) in the box
+    around it. Folded cells (hidden solutions) have no width until opened, so all are opened first.
+    The page loads once; the window is resized under it."""
     page = _open(browser, server, f"notebooks/{chapter}.html", [])
     page.wait_for_load_state("networkidle")
     page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
-    widths = page.evaluate("""selector => [...document.querySelectorAll(selector)]
-        .map(e => [e, e.tagName === 'PRE' ? e : e.parentElement])
-        .map(([e, box]) => ({text: e.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), ''),
-                             scroll: box.scrollWidth, client: box.clientWidth}))""", selector)
+    counts, wide = {}, {selector: {} for selector in selectors}
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        for selector in selectors:
+            widths = page.evaluate("""selector => [...document.querySelectorAll(selector)]
+              .map(e => [e, e.tagName === 'PRE' ? e : e.parentElement])
+              .map(([e, box]) => ({text: e.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), ''),
+                                   scroll: box.scrollWidth, client: box.clientWidth}))""", selector)
+            counts[selector] = len(widths)
+            lines = [w["text"] for w in widths if w["scroll"] > w["client"]]
+            if lines:
+                wide[selector][width] = lines
     page.close()
-    return len(widths), [w["text"] for w in widths if w["scroll"] > w["client"]]
+    return [(counts[selector], wide[selector]) for selector in selectors]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_no_code_cell_scrolls_sideways(browser, server, chapter):
-    count, wide = _sideways(browser, server, chapter, "div.cell_input pre")
+    # Below 1300 pixels the contents sidebar narrows to give code its room (_static/layout.css):
+    # its headings must still fit it.
+    (count, wide), (sidebars, crowded) = _sideways(
+        browser, server, chapter, ("div.cell_input pre", ".bd-sidebar-secondary > .sidebar-secondary-items"))
     assert count >= 5, f"{chapter}: only {count} code cells found"
-    assert not wide, f"{chapter}: code cells scroll sideways; their longest lines: {wide}"
+    assert not wide, f"{chapter}: code cells scroll sideways; at each window width, their longest lines: {wide}"
+    assert sidebars == 1, f"{chapter}: {sidebars} contents sidebars found"
+    assert not crowded, f"{chapter}: the contents sidebar scrolls sideways at window widths {sorted(crowded)}"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_no_output_scrolls_sideways(browser, server, chapter):
     # A printed line wider than the page hides its end behind a scroll bar (and on paper, for good).
-    count, wide = _sideways(browser, server, chapter, "div.cell_output pre, div.cell_output table")
+    [(count, wide)] = _sideways(browser, server, chapter, ("div.cell_output pre, div.cell_output table",))
     assert count >= 3, f"{chapter}: only {count} outputs found"
-    assert not wide, f"{chapter}: outputs scroll sideways; their longest lines: {[w[:120] for w in wide]}"
+    assert not wide, (f"{chapter}: outputs scroll sideways; at each window width, their longest lines: "
+                      f"{ {width: [line[:120] for line in lines] for width, lines in wide.items()} }")
 
 
 def test_the_elbo_is_stated_as_a_theorem_with_its_proof(browser, server):
