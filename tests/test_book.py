@@ -141,9 +141,10 @@ def test_ci_runs_the_test_command_that_the_readme_prints():
 
 
 CODE_WIDTH = 76
-"""Characters of a code line the rendered page shows without a horizontal scroll bar: at the browser
-test's 1280-pixel viewport the theme's code box is 684 pixels wide, with 8.4-pixel characters and
-its padding (78 characters already scroll). tests/test_browser.py checks the built pages."""
+"""Characters of a code line the rendered page shows without a horizontal scroll bar: at every
+desktop width the browser test holds (1,100-1,920 px; _static/layout.css) the code box is at least
+700 pixels wide, with 8.4-pixel characters and its padding. tests/test_browser.py checks the
+built pages."""
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
