@@ -130,16 +130,16 @@ def fetch(checkpoint, model, epochs, data_fingerprint):
     if not fetching() or os.path.lexists(checkpoint):
         return False
     name, url = os.path.basename(checkpoint), models_url()
-    wanted = {
-        "model": keras.saving.get_registered_name(type(model)),
-        "settings": _settings(model),
-        "latent_dim": model.latent_dim,
-        "beta": model.beta,
-        "data_fingerprint": data_fingerprint,
-        "epochs_done": epochs,
-    }
     deadline = time.monotonic() + TOTAL_SECONDS
     try:
+        wanted = {
+            "model": keras.saving.get_registered_name(type(model)),
+            "settings": _settings(model),
+            "latent_dim": model.latent_dim,
+            "beta": model.beta,
+            "data_fingerprint": data_fingerprint,
+            "epochs_done": epochs,
+        }
         entry = _listed(_get(url + MANIFEST, MAX_MANIFEST_BYTES, deadline), name)
         _compare(entry["record"], wanted, "the manifest's record")
         body = _get(url + name, entry["size"], deadline)
@@ -153,6 +153,9 @@ def fetch(checkpoint, model, epochs, data_fingerprint):
         print(f"Refused the published model {name}: {reason}. Nothing was kept; training it here "
               f"instead (set {FETCH_ENV}=0 to train without fetching).")
         return False
+    except Exception as error:  # whatever went wrong, the run trains as it would have
+        print(f"No published model {name} ({type(error).__name__}: {error}); training it here.")
+        return False
     if not placed:
         print(f"A checkpoint {name} appeared while the published one was fetched; it was left as it is.")
         return False
@@ -161,8 +164,8 @@ def fetch(checkpoint, model, epochs, data_fingerprint):
 
 
 def _settings(model):
-    config = json.loads(json.dumps(model.get_config()))  # as the checkpoint's config.json holds it
-    return {k: v for k, v in config.items() if k not in _SETTINGS_SKIPPED}
+    config = {k: v for k, v in model.get_config().items() if k not in _SETTINGS_SKIPPED}
+    return json.loads(json.dumps(config, default=repr))  # as the checkpoint's config.json holds it
 
 
 def _get(url, limit, deadline):
