@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from scipy import integrate, special, stats
 
-from vae_helpers import likelihoods
+from vae_helpers import likelihoods, variants
 
 # Logits on both sides of the series' threshold (0.1), at lambda = 0.5 exactly, and far out.
 LOGITS = [0.0, 1e-7, -1e-4, 0.05, -0.0999, 0.1, 0.1001, -0.3, 1.0, -4.0, 12.0, -40.0]
@@ -114,3 +114,42 @@ def test_gaussian_matches_scipy_normal(log_scale):
 def test_unknown_likelihood_names_the_choices():
     with pytest.raises(ValueError, match="continuous_bernoulli"):
         likelihoods.check_name("beta")
+
+
+@pytest.mark.parametrize("name", ["continuous_bernoulli", "bernoulli"])
+@pytest.mark.parametrize("value, match", [
+    (2.0, r"expected pixel values in \[0, 1\]; got values from 0 to 2"),
+    (-0.5, r"expected pixel values in \[0, 1\]"),
+    (np.nan, "NaN"),
+])
+def test_the_bernoullis_refuse_pixels_outside_the_unit_interval(name, value, match):
+    # v0.1: the continuous Bernoulli gave 0 nats to a pixel of 2 at logit 0, a "density" of 1.
+    x = np.zeros((1, 28, 28, 1), np.float32)
+    x[0, 3, 4, 0] = value
+    with pytest.raises(ValueError, match=f"^{name}'s x.*{match}"):
+        getattr(likelihoods, name)(x, tf.zeros_like(x))
+
+
+def test_the_check_is_made_once_per_eager_call_and_not_in_a_compiled_step():
+    x = np.random.default_rng(5).uniform(size=(3, 28, 28, 1)).astype(np.float32)
+    logits = tf.constant(np.random.default_rng(6).normal(size=x.shape), tf.float32)
+    compiled = tf.function(likelihoods.continuous_bernoulli)
+    np.testing.assert_allclose(compiled(tf.constant(x), logits), likelihoods.continuous_bernoulli(x, logits), rtol=1e-6)
+    # In the compiled step nothing is checked (training.train checked the data): no numpy, no assert op.
+    graph = compiled.get_concrete_function(tf.constant(x), logits).graph
+    assert not [op for op in graph.get_operations() if op.type in ("Assert", "PyFunc", "EagerPyFunc")]
+
+
+def test_a_gaussian_is_refused_binary_training_data_but_not_grey_levels():
+    with pytest.raises(ValueError, match="Gaussian likelihood cannot be trained on 0/1 pixels.*pixels='grey'"):
+        likelihoods.check_training_data("gaussian", binary=True)
+    for name, binary in (("gaussian", False), ("bernoulli", True), ("continuous_bernoulli", False)):
+        assert likelihoods.check_training_data(name, binary) is None
+
+
+def test_variants_train_refuses_a_gaussian_on_binarised_digits_before_any_work(bundled, tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
+    model = variants.LikelihoodCVAE(2, "gaussian", seed=0)
+    with pytest.raises(ValueError, match="Gaussian likelihood cannot be trained on 0/1 pixels"):
+        variants.train(bundled, model, tag="gaussian", pixels="binary", verbose=0)
+    assert list(tmp_path.iterdir()) == []  # nothing trained, nothing written

@@ -12,13 +12,18 @@ same shape to log p(x|z) of shape (batch,), in nats, summed over pixels:
 
 Log-densities of grey pixels (continuous Bernoulli, Gaussian) and log-probabilities of 0/1 pixels
 (Bernoulli) are different kinds of number and are not compared with each other.
+
+The Bernoulli and the continuous Bernoulli refuse pixels outside [0, 1] when called eagerly (once
+per call, in numpy); inside a compiled training step they trust the batches `training.train`
+checked. `check_training_data` refuses a Gaussian on 0/1 pixels, where its density is unbounded.
 """
 
 import math
 
+import numpy as np
 import tensorflow as tf
 
-from vae_helpers import losses
+from vae_helpers import data, losses
 
 LIKELIHOODS = ("bernoulli", "continuous_bernoulli", "gaussian")
 
@@ -31,7 +36,13 @@ LOG_2PI = math.log(2.0 * math.pi)
 
 
 def bernoulli(x, logits):
-    """log p(x|z) of independent Bernoulli pixels (the book's decoder), (batch,) nats."""
+    """log p(x|z) of independent Bernoulli pixels (the book's decoder), (batch,) nats.
+
+    Args:
+      x: float tensor (batch, 28, 28, 1), values in [0, 1].
+      logits: float tensor of the same shape.
+    """
+    _check_unit_interval(x, "bernoulli's x")
     return losses.bernoulli_log_likelihood(x, logits)
 
 
@@ -69,9 +80,11 @@ def continuous_bernoulli_pixels(x, logits):
     Bernoulli cross-entropy made a normalised density by its missing constant.
 
     Args:
-      x: float tensor, values in [0, 1].
+      x: float tensor, values in [0, 1] (outside it the formula is no density:
+        at x = 2 it gives 0 nats at logit 0).
       logits: float tensor of x's shape.
     """
+    _check_unit_interval(x, "continuous_bernoulli's x")
     logits = tf.convert_to_tensor(logits)
     cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(
         labels=tf.cast(x, logits.dtype), logits=logits
@@ -120,8 +133,35 @@ def gaussian(x, logits, log_scale):
     return tf.reduce_sum(log_density + tf.zeros_like(mean), axis=[1, 2, 3])
 
 
+def check_training_data(likelihood, binary):
+    """Refuses to train a Gaussian likelihood on pixels that are all exactly 0 or 1.
+
+    At such pixels the density N(x; mean, sigma^2) grows without bound as sigma shrinks, so the
+    training ELBO rises for ever and measures nothing. Grey levels (chapter 9) are allowed: their
+    exact zeros do the same in part, which chapter 9 shows.
+
+    Args:
+      likelihood: one of `LIKELIHOODS`.
+      binary: whether every training pixel is 0 or 1 (binarised images).
+    """
+    if check_name(likelihood) == "gaussian" and binary:
+        raise ValueError(
+            "a Gaussian likelihood cannot be trained on 0/1 pixels: there its density grows "
+            "without bound as its standard deviation shrinks, so the ELBO rises for ever and "
+            "measures nothing. Use the Bernoulli likelihood for binarised images, or train the "
+            "Gaussian on grey levels (variants.train(..., pixels='grey'))."
+        )
+
+
 def check_name(likelihood):
     """`likelihood` if it is one of `LIKELIHOODS`, else a ValueError listing them."""
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}; got {likelihood!r}.")
     return likelihood
+
+
+def _check_unit_interval(x, what):
+    # Eager calls only (one numpy pass over x): in a compiled training step a check would cost
+    # every step, and training.train has checked the data's first batch already.
+    if tf.executing_eagerly():
+        data.check_pixel_range(np.asarray(x), what)

@@ -95,12 +95,15 @@ def train(mnist, model, tag, pixels="binary", on_epoch_end=None, callbacks=(), v
       model: a fresh `models.CVAE` or subclass, seeded with `config.SEED`.
       tag: short string naming the settings that set this run apart (e.g. "warmup1250"); two
         runs with different settings need different tags.
-      pixels: "binary" (dynamic binarisation, the book's) or "grey" (the grey levels as they are).
+      pixels: "binary" (dynamic binarisation, the book's) or "grey" (the grey levels as they are);
+        a Gaussian likelihood needs "grey" (`likelihoods.check_training_data`).
       on_epoch_end, callbacks, verbose: as in `vae_helpers.training.train`.
     Returns:
       A `training.TrainingRun`.
     """
     binary = _check_pixels(pixels) == "binary"
+    if isinstance(model, LikelihoodCVAE):
+        likelihoods.check_training_data(model.likelihood, binary)
     train, test = runs.train_images(mnist), test_images(mnist, pixels)
     train_data = data.make_dataset(
         train,
