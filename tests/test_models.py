@@ -67,6 +67,21 @@ def test_wrong_image_shapes_get_a_clear_error(model, shape, message):
         model.encode(np.zeros(shape, np.float32))
 
 
+@pytest.mark.parametrize("pixels, message", [
+    (np.full((2, 28, 28, 1), 200, np.uint8), r"got values from 0 to 200\. Divide by 255"),
+    (np.full((2, 28, 28, 1), 255.0, np.float32), r"got values from 0 to 255\. Divide by 255"),
+    (np.full((2, 28, 28, 1), np.nan, np.float32), "NaN"),
+])
+def test_encode_refuses_pixels_outside_the_unit_interval_as_training_does(model, pixels, message):
+    # v0.1 encoded 0-255 pixels to a code without a word; training refused them (the same check).
+    with pytest.raises(ValueError, match="^The images given to encode.*" + message):
+        model.encode(pixels)
+    with pytest.raises(ValueError, match=message):
+        data.check_pixel_range(pixels)
+    mean, _ = model.encode(np.ones((2, 28, 28, 1), np.uint8))  # 0/1 as uint8 is in range
+    assert np.all(np.isfinite(mean))
+
+
 def test_wrong_latent_shape_is_rejected_by_decode(model):
     with pytest.raises(ValueError, match=r"z of shape \(batch, 3\)"):
         model.decode(np.zeros((2, 5), np.float32))

@@ -29,8 +29,12 @@ class VAEBase(keras.Model):
         self.beta = beta
 
     def check_images(self, x):
-        """x of shape (batch, 28, 28, 1) -> a tensor of the model's dtype, or a ValueError that
-        says how to reshape what was given."""
+        """x of shape (batch, 28, 28, 1), pixels in [0, 1] -> a tensor of the model's dtype, or a
+        ValueError that says how to reshape or rescale what was given.
+
+        The pixels are checked by `data.check_pixel_range`, the check training makes of a first
+        batch, when called eagerly (`encode` on an array); a compiled step skips it, since its
+        batches were checked before training began."""
         x = tf.convert_to_tensor(x)
         if x.shape.rank != 4 or tuple(x.shape[1:]) != data.IMAGE_SHAPE:
             hint = ""
@@ -39,6 +43,8 @@ class VAEBase(keras.Model):
             elif x.shape.rank == 2 and x.shape[-1] == 784:
                 hint = " Reshape flat rows with tf.reshape(x, (-1, 28, 28, 1))."
             raise ValueError(f"CVAE expects images of shape (batch, 28, 28, 1); got {tuple(x.shape)}.{hint}")
+        if tf.executing_eagerly():
+            data.check_pixel_range(x.numpy(), "The images given to encode")
         return tf.cast(x, self.compute_dtype)
 
     def require_beta_one(self, reason):
