@@ -174,7 +174,12 @@ class Chapter:
     def convert(self, source, where):
         """The plain Markdown of one cell's `source`; `where` names the cell in errors."""
         self.where = where
-        return "\n".join(self._blocks(source.split("\n"))).strip("\n")
+        try:
+            return "\n".join(self._blocks(source.split("\n"))).strip("\n")
+        except EditionError as error:
+            if str(error).startswith(where):
+                raise
+            raise EditionError(f"{where}: {error}") from None
 
     def _blocks(self, lines):
         out, index = [], 0
