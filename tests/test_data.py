@@ -1,3 +1,4 @@
+import io
 import os
 import pathlib
 
@@ -338,3 +339,138 @@ def test_fingerprint_is_the_sha256_of_dtype_shape_and_bytes():
     assert data.fingerprint(changed, b) != expected
     assert data.fingerprint(a.reshape(4, 3), b) != expected  # same bytes, other shape
     assert data.fingerprint(np.asfortranarray(a), b) == expected  # same values, other memory order
+
+
+# Issue: .npz files that are not what they seem get a ValueError naming the file and the fix.
+
+def _npz_with_x_train_member(path, member):
+    """An MNIST .npz whose x_train.npy holds the bytes `member`; the other arrays are fine."""
+    import zipfile
+
+    others = {"y_train": np.arange(5), "x_test": np.zeros((3, 28, 28), np.uint8), "y_test": np.arange(3)}
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x_train.npy", member)
+        for key, array in others.items():
+            buffer = io.BytesIO()
+            np.save(buffer, array)
+            archive.writestr(f"{key}.npy", buffer.getvalue())
+
+
+def _npy_member(header, body):
+    """The bytes of an .npy (format 1.0) with the header text `header`, as a damaged file has it."""
+    text = header.encode("latin1")
+    text += b" " * (-(10 + len(text) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + body
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):  # unpickling would create the marker file
+        return open, (str(self.marker), "w")
+
+
+def test_a_pickled_array_is_refused_unloaded_with_the_fix(tmp_path):
+    path, marker = tmp_path / "mnist.npz", tmp_path / "the payload ran"
+    _write_npz(path, x_train=np.array([_Payload(marker)], dtype=object))
+    with pytest.raises(ValueError) as error:
+        data.load_mnist(path)
+    message = str(error.value)
+    # v0.1.0: numpy's "Object arrays cannot be loaded when allow_pickle=False", no file, no fix.
+    assert str(path) in message and "x_train holds Python objects" in message
+    assert "np.savez(new_path, x_train=" in message and "astype(np.uint8)" in message
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("header, problem", [
+    ("{'descr': '|u1', 'fortran_order': False, 'shape': (5, 28, 28 }",  # v0.1.0: TokenError
+     r"is corrupt: the header of its array x_train cannot be read"),
+    ("{'descr': '|u1', 'fortran_order': False, 'shape': (10000000, 28, 28), }",  # "EOF: ..."
+     r"x_train claims shape \(10000000, 28, 28\) of uint8 \(7,840,000,000 bytes\), but the file holds 3,920"),
+    ("{'descr': '|u1', 'fortran_order': False, 'shape': (10000000000000, 28, 28), }",  # MemoryError
+     r"is corrupt or truncated: its array x_train claims shape \(10000000000000, 28, 28\)"),
+])
+def test_a_damaged_array_header_is_called_corrupt(tmp_path, header, problem):
+    path = tmp_path / "mnist.npz"
+    _npz_with_x_train_member(path, _npy_member(header, bytes(5 * 28 * 28)))
+    with pytest.raises(ValueError, match=problem) as error:
+        data.load_mnist(path)
+    assert str(path) in str(error.value) and "Download MNIST again to a new path" in str(error.value)
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    import threading
+
+    path = tmp_path / "mnist.npz"
+    os.mkfifo(path)
+    outcome = []
+
+    def load():
+        try:
+            data.load_mnist(path)
+        except ValueError as error:
+            outcome.append(str(error))
+
+    reader = threading.Thread(target=load, daemon=True)
+    reader.start()
+    reader.join(timeout=20)
+    if reader.is_alive():  # v0.1.0 waited for ever in zipfile.is_zipfile: let it go
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(timeout=20)
+        pytest.fail("load_mnist waited for a writer to the FIFO")
+    assert len(outcome) == 1 and str(path) in outcome[0] and "not a regular file" in outcome[0]
+
+
+def test_an_npy_file_is_said_to_be_one_with_how_to_make_an_npz(tmp_path):
+    path = tmp_path / "mnist.npz"
+    with open(path, "wb") as handle:  # np.save would add .npy to the name
+        np.save(handle, np.zeros((6, 28, 28), np.uint8))
+    with pytest.raises(ValueError) as error:
+        data.load_mnist(path)
+    message = str(error.value)
+    # v0.1.0: "corrupt or truncated", download it again.
+    assert str(path) in message and "is a single NumPy array (an .npy file" in message
+    assert "np.savez(new_path, x_train=..., y_train=..., x_test=..., y_test=...)" in message
+    assert "corrupt" not in message
+
+
+_PIXELS = np.random.default_rng(2).integers(0, 256, size=(6, 28, 28)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("x_train, conversion", [
+    (_PIXELS.reshape(6, 784), "x_train.reshape(-1, 28, 28)"),
+    (_PIXELS[..., None], "x_train[..., 0]"),
+    (_PIXELS[:, None], "x_train[:, 0]"),
+    (_PIXELS / 255.0, "(x_train * 255).round().astype(np.uint8)"),
+    ((_PIXELS / 255.0).astype(np.float32).reshape(6, 784),
+     "(x_train.reshape(-1, 28, 28) * 255).round().astype(np.uint8)"),
+    (_PIXELS.astype(np.float64), "x_train.round().astype(np.uint8)"),
+    (_PIXELS.astype(np.int64)[..., None], "x_train[..., 0].astype(np.uint8)"),
+])
+def test_images_in_another_layout_get_a_conversion_that_works(tmp_path, x_train, conversion):
+    path = tmp_path / "mnist.npz"
+    _write_npz(path, x_train=x_train)
+    with pytest.raises(ValueError) as error:
+        data.load_mnist(path)
+    message = str(error.value)
+    assert str(path) in message and f"np.savez(new_path, x_train={conversion}, ...)" in message
+    # The advice, followed, gives a file that loads with the original pixels.
+    fixed = tmp_path / "fixed.npz"
+    _write_npz(fixed, x_train=eval(conversion, {"np": np, "x_train": x_train}))
+    images = data.load_mnist(fixed).train_images[..., 0]
+    np.testing.assert_allclose(images * 255.0, _PIXELS, atol=1e-3)
+
+
+@pytest.mark.parametrize("overrides, conversion", [
+    ({"y_train": np.eye(10, dtype=np.float32)[[3, 1, 4, 1, 5, 9]]}, r"y_train.argmax\(axis=1\)"),
+    ({"y_test": np.array([2.0, 6.0, 5.0])}, r"y_test.astype\(np.int64\)"),
+    ({"x_test": np.full((3, 28, 28), 300.0)}, "values run from 300 to 300"),
+    ({"x_test": np.zeros((3, 32, 32), np.uint8)}, "not 28x28 MNIST images"),
+])
+def test_labels_and_images_that_cannot_be_used_say_why(tmp_path, overrides, conversion):
+    path = tmp_path / "mnist.npz"
+    _write_npz(path, **overrides)
+    with pytest.raises(ValueError, match=conversion) as error:
+        data.load_mnist(path)
+    assert str(path) in str(error.value)

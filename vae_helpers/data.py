@@ -10,7 +10,10 @@ import gzip
 import hashlib
 import importlib.resources
 import io
+import math
 import os
+import stat
+import tokenize
 import zipfile
 import zlib
 
@@ -151,32 +154,91 @@ def _from_bundled(seed):
                  f"{n_train:,} train / {BUNDLED_TEST_SIZE:,} test images)")
 
 
+_NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+_SAVEZ = "np.savez(new_path, x_train=..., y_train=..., x_test=..., y_test=...)"
+# What numpy and zipfile raise for a damaged archive, by where the damage is.
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, SyntaxError,
+            tokenize.TokenError)
+
+
 def _from_npz(path):
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"No MNIST file at {path!r}: check the path, or use load_mnist('auto') to download it."
         )
-    keys = ("x_train", "y_train", "x_test", "y_test")
     if os.path.isdir(path):
         raise ValueError(
             f"{path!r} is a folder, not an .npz file: pass the path of the .npz file itself "
             "(the Keras MNIST layout), or use load_mnist('bundled')."
         )
-    if not zipfile.is_zipfile(path):
-        raise ValueError(_not_an_npz(path))
+    # Opening a FIFO waits for a writer, and a device may never end: only a file is read.
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError(
+            f"{path!r} is not a regular file (a pipe, socket or device): load_mnist reads an "
+            "MNIST .npz file from disk. Save the data to a file first, then pass its path."
+        )
+    try:
+        archive = zipfile.ZipFile(path)
+    except _DAMAGED:
+        raise ValueError(_not_an_npz(path)) from None
+    with archive:
+        members = {info.filename: info for info in archive.infolist()}
+        missing = [key for key in _NPZ_KEYS if f"{key}.npy" not in members]
+        if missing:
+            raise ValueError(
+                f"{path!r} has no {', '.join(missing)}: an MNIST .npz needs the arrays "
+                f"{', '.join(_NPZ_KEYS)} (the layout of keras.datasets.mnist)."
+            )
+        for key in _NPZ_KEYS:
+            _check_npz_member(path, archive, key, members[f"{key}.npy"])
     try:
         with np.load(path, allow_pickle=False) as archive:
-            missing = [key for key in keys if key not in archive.files]
-            if missing:
-                raise ValueError(
-                    f"{path!r} has no {', '.join(missing)}: an MNIST .npz needs the arrays "
-                    f"{', '.join(keys)} (the layout of keras.datasets.mnist)."
-                )
-            arrays = [archive[key] for key in keys]
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
+            arrays = [archive[key] for key in _NPZ_KEYS]
+    except _DAMAGED:
         raise ValueError(_not_an_npz(path)) from None
-    return _make(*arrays, path, f"MNIST from {os.path.basename(path)} "
-                                f"({len(arrays[0]):,} train / {len(arrays[2]):,} test images)")
+    try:
+        return _make(*arrays, path, f"MNIST from {os.path.basename(path)} "
+                                    f"({len(arrays[0]):,} train / {len(arrays[2]):,} test images)")
+    except ValueError as error:
+        raise ValueError(f"{path!r}: {error}") from None
+
+
+def _check_npz_member(path, archive, key, info):
+    """Reads the header of the array `key` in an open .npz `archive`, and raises a ValueError
+    naming the fix if it holds Python objects (a pickle, never loaded: it could run code),
+    cannot be parsed, or claims more data than the archive holds (numpy would first allocate
+    all of it)."""
+    try:
+        with archive.open(info) as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+            else:  # version 3.0 (names beyond latin-1): np.load's own errors are caught
+                return
+            offset = handle.tell()
+    except _DAMAGED as error:
+        raise ValueError(
+            f"{path!r} is corrupt: the header of its array {key} cannot be read ({error}). "
+            "Download MNIST again to a new path (this file was left as it is), or use "
+            "load_mnist('bundled')."
+        ) from None
+    if dtype.hasobject:
+        raise ValueError(
+            f"{path!r}: its array {key} holds Python objects (dtype {dtype}, stored as a pickle), "
+            "which load_mnist never loads: unpickling a file can run any code. Save plain arrays "
+            f"instead, uint8 images and integer labels: {_SAVEZ}, with e.g. "
+            f"{key}=np.stack({key}).astype(np.uint8) for the images."
+        )
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed > info.file_size - offset:
+        raise ValueError(
+            f"{path!r} is corrupt or truncated: its array {key} claims shape {shape} of "
+            f"{dtype} ({claimed:,} bytes), but the file holds {info.file_size - offset:,} bytes of "
+            "it. Download MNIST again to a new path (this file was left as it is), or use "
+            "load_mnist('bundled')."
+        )
 
 
 def _not_an_npz(path):
@@ -188,6 +250,12 @@ def _not_an_npz(path):
         text = head.decode("utf-8")
     except UnicodeDecodeError:
         text = None
+    if head.startswith(b"\x93NUMPY"):
+        return (
+            f"{path!r} is a single NumPy array (an .npy file, as np.save writes), not an .npz "
+            "archive of the four arrays load_mnist needs. Save them together with "
+            f"{_SAVEZ} and pass that new path, or use load_mnist('bundled')."
+        )
     if head and text is not None and all(c.isprintable() or c in "\r\n\t" for c in text):
         kind = "a CSV file" if "," in text else "a text file"
         return (
@@ -207,7 +275,8 @@ def _make(x_train, y_train, x_test, y_test, source, description):
     for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
         if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
             raise ValueError(
-                f"MNIST x_{split} must be uint8 of shape (N, 28, 28); got {x.dtype} {x.shape}."
+                f"MNIST x_{split} must be uint8 of shape (N, 28, 28), pixels 0-255; got {x.dtype} "
+                f"{x.shape}.{_image_conversion(f'x_{split}', x)}"
             )
         if len(x) == 0:
             raise ValueError(
@@ -216,7 +285,8 @@ def _make(x_train, y_train, x_test, y_test, source, description):
             )
         if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
             raise ValueError(
-                f"MNIST y_{split} must hold one integer label per image ({len(x)}); got {y.dtype} {y.shape}."
+                f"MNIST y_{split} must hold one integer label per image ({len(x)}); got {y.dtype} "
+                f"{y.shape}.{_label_conversion(f'y_{split}', y, len(x))}"
             )
         if len(y) and (y.min() < 0 or y.max() > 9):
             raise ValueError(f"MNIST y_{split} must hold digits 0-9; got labels {y.min()} to {y.max()}.")
@@ -225,6 +295,49 @@ def _make(x_train, y_train, x_test, y_test, source, description):
         test_images=to_unit_images(x_test), test_labels=y_test.astype(np.int64),
         source=source, description=description,
     )
+
+
+def _image_conversion(name, x):
+    """How to turn the images `x` (stored as `name`) into the Keras layout, as a sentence, or ""
+    when they cannot be MNIST images."""
+    expression = name
+    if x.ndim == 2 and x.shape[1:] == (784,):
+        expression += ".reshape(-1, 28, 28)"
+    elif x.ndim == 4 and x.shape[1:] == (28, 28, 1):
+        expression += "[..., 0]"
+    elif x.ndim == 4 and x.shape[1:] == (1, 28, 28):
+        expression += "[:, 0]"
+    elif x.shape[1:] != (28, 28):
+        return " These are not 28x28 MNIST images."
+    if x.dtype != np.uint8:
+        if x.dtype == np.bool_:
+            expression += ".astype(np.uint8)"  # 0/1 pixels, kept as binarised
+        elif not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+            return f" Pixels of dtype {x.dtype} are not numbers: convert them to uint8 0-255."
+        elif x.size and not np.all(np.isfinite(x)):
+            return " They hold NaN or infinite values: these are not pixels."
+        else:
+            low, high = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+            if np.issubdtype(x.dtype, np.floating) and 0.0 <= low and high <= 1.0:
+                expression = f"({expression} * 255).round().astype(np.uint8)"
+            elif 0.0 <= low and high <= 255.0:
+                expression += ".round().astype(np.uint8)" if np.issubdtype(
+                    x.dtype, np.floating) else ".astype(np.uint8)"
+            else:
+                return f" Its values run from {low:g} to {high:g}: pixels are 0-255 (or 0-1)."
+    return (f" Convert it and save a new file: np.savez(new_path, {name}={expression}, ...), the "
+            "other arrays as they are.")
+
+
+def _label_conversion(name, y, count):
+    """How to turn the labels `y` (stored as `name`) into one integer per image, or ""."""
+    if y.ndim == 0 or len(y) != count:
+        return f" {name} and its images must come in pairs: check that both are the same split."
+    if y.ndim == 2 and y.shape[1] == 10:
+        return f" They look one-hot: store {name}.argmax(axis=1) instead."
+    if y.ndim == 1 and np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y)):
+        return f" Store {name}.astype(np.int64) instead."
+    return ""
 
 
 def to_unit_images(images):
