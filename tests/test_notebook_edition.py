@@ -21,6 +21,8 @@ MYST = ("{glue", "{cite", "{eq}", "{doc}", "{ref}", "{prf", "{numref}", "{exerci
 """Markup that a Jupyter or Colab reader would see raw."""
 
 sys.path.insert(0, str(ROOT / "tools"))
+import notebook_edition  # noqa: E402
+import student_edition  # noqa: E402
 import sync_colab_links  # noqa: E402
 
 
@@ -117,7 +119,11 @@ def test_code_cells_stay_as_written_and_badges_open_their_edition(edition, chapt
         assert [c["cell_type"] for c in cells] == [c["cell_type"] for c in kept]
         for mine, original in zip(cells, kept):
             if original["cell_type"] == "code":
-                assert _source(mine) == _source(original) and mine["outputs"] == []
+                hidden = "hide-input" in original["metadata"].get("tags", [])
+                # A hidden solution gains the one line Colab shows in its place, nothing else.
+                expected = f"{notebook_edition.HIDDEN_TITLE}\n{_source(original)}" if hidden else _source(original)
+                assert _source(mine) == expected and mine["outputs"] == []
+                assert (mine["metadata"].get("cellView") == "form") == hidden
         badge, _ = sync_colab_links.expected_links(chapter, folder=folder)
         assert f"({badge})" in _source(cells[0]), f"{folder}/{chapter}: its badge does not open {badge}"
         assert "published build" in _source(cells[0])
@@ -136,6 +142,9 @@ def test_exercises_are_headed_and_the_student_edition_has_no_solution(edition, c
             str(i) for i in range(1, exercises + 1)]
     assert full.count("Solution to Exercise") == exercises
     assert "Solution to" not in student
+    # The exercise section says which edition it is in.
+    assert student_edition.SOLUTIONS_NOTE in full and student_edition.STUDENT_NOTE not in full
+    assert student_edition.STUDENT_NOTE in student and student_edition.SOLUTIONS_NOTE not in student
     # No sentence of any solution reaches the student: the first words of each solution's lines.
     for body in re.findall(r"```\{solution\}[^\n]*\n(?::[^\n]*\n)*(.*?)\n```", source, flags=re.S):
         for line in body.splitlines():

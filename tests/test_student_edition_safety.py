@@ -137,3 +137,5 @@ def test_the_student_notebooks_badges_open_the_student_edition(book_copy, tmp_pa
         first = "".join(json.loads(path.read_text())["cells"][0]["source"])
         assert "/blob/colab-v" in first and f"/student/{path.name})" in first, first
         assert f"/notebooks/{path.name})" not in first
+        text = path.read_text()
+        assert "This edition has no solutions" in text and "Solutions are hidden" not in text

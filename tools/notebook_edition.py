@@ -46,6 +46,10 @@ OPTION = re.compile(r"^:(?P<key>[a-z-]+):\s*(?P<value>.*)$")
 PRINTED_MODE = re.compile(r"\| (?P<mode>quick mode|full mode)(?: \| data: (?P<data>[^\n]*))?")
 
 
+HIDDEN_TITLE = "#@title Solution (hidden: double-click to show the code)"
+"""The first line of a solution's code cell in the edition: Colab shows it instead of the code."""
+
+
 class EditionError(ValueError):
     """Markup the edition cannot turn into plain Markdown, or a build that lacks what it needs."""
 
@@ -343,8 +347,13 @@ def edition(source, executed, book, citations, site, tag, student=False):
     badge, _ = sync_colab_links.expected_links(source.name, tag, folder=folder)
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "code" and "hide-input" in cell.metadata.get("tags", []):
-            # What the book hides behind a click, JupyterLab collapses (Colab shows it).
+            # What the book hides behind a click stays hidden: JupyterLab collapses the cell, and
+            # Colab shows a form cell's title in place of its code (double-click to see it).
             cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+            cell.metadata["cellView"] = "form"
+            cell.source = f"{HIDDEN_TITLE}\n{cell.source}"
+        if cell.cell_type == "markdown" and student:
+            cell.source = cell.source.replace(student_edition.SOLUTIONS_NOTE, student_edition.STUDENT_NOTE)
         if cell.cell_type != "markdown":
             continue
         text = chapter.convert(cell.source, f"{source.name}, cell {index}")

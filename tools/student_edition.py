@@ -30,6 +30,9 @@ import sync_colab_links  # noqa: E402  (tools/ is not a package)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOLUTION_TAG = "solution"
+SOLUTIONS_NOTE = "Solutions are hidden; click to open them. Try first."
+"""What each chapter's exercise section says of its solutions; an edition without them says instead:"""
+STUDENT_NOTE = "This edition has no solutions: each check cell says whether your answer passes."
 
 
 def is_solution(cell):
@@ -49,6 +52,9 @@ def student_edition(source):
     kept = [cell for cell in notebook.cells if not is_solution(cell)]
     removed = len(notebook.cells) - len(kept)
     notebook.cells = kept
+    for cell in kept:
+        if cell.cell_type == "markdown":
+            cell.source = cell.source.replace(SOLUTIONS_NOTE, STUDENT_NOTE)
     badge, _ = sync_colab_links.expected_links(pathlib.Path(source).name, folder="student")
     if kept and kept[0].cell_type == "markdown":
         kept[0].source = sync_colab_links.BADGE.sub(rf"\g<1>{badge}\g<2>", kept[0].source)
