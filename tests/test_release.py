@@ -122,3 +122,14 @@ def test_a_malformed_chapter_is_named_and_nothing_is_written(tmp_path):
     result = _sync(tmp_path)
     assert result.returncode != 0 and "10_distributed.ipynb is not valid notebook JSON" in result.stderr
     assert {path: path.read_bytes() for path in before} == before
+
+
+def test_a_fork_points_the_package_at_its_own_site(tmp_path):
+    _copy(tmp_path)
+    config = tmp_path / "_config.yml"
+    config.write_text(config.read_text().replace("https://github.com/vae-book/vae-book", "https://github.com/A-Course/vae-2027"))
+    assert _sync(tmp_path).returncode == 0
+    published = (tmp_path / "vae_helpers" / "published.py").read_text()
+    assert 'SITE_URL = "https://a-course.github.io/vae-2027/"' in published
+    text = (tmp_path / "notebooks" / "07_evaluation.ipynb").read_text()
+    assert "github/A-Course/vae-2027/blob/colab-v" in text and "git+https://github.com/A-Course/vae-2027@v" in text

@@ -29,7 +29,6 @@ import re
 import sys
 
 import nbformat
-import yaml
 from bs4 import BeautifulSoup
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -52,15 +51,6 @@ HIDDEN_TITLE = "#@title Solution (hidden: double-click to show the code)"
 
 class EditionError(ValueError):
     """Markup the edition cannot turn into plain Markdown, or a build that lacks what it needs."""
-
-
-def pages_site(repository_url):
-    """The book's published site for a GitHub repository URL: https://OWNER.github.io/NAME/."""
-    match = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)/?", repository_url)
-    if not match:
-        raise EditionError(f"repository.url in _config.yml must be https://github.com/OWNER/NAME; "
-                           f"got {repository_url!r}.")
-    return f"https://{match.group(1).lower()}.github.io/{match.group(2)}/"
 
 
 # --- What the build knows: glued values, numbers of labels, page titles --------------------------
@@ -379,8 +369,7 @@ def write_edition(build, output, overwrite=False, sources=None):
         if not needed.is_dir():
             raise EditionError(f"{needed} is missing: BUILD_DIR must be a book build's _build folder "
                                "(run `jupyter-book build .` first).")
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    site = pages_site(config["repository"]["url"])
+    site = sync_colab_links.pages_site()
     tag = sync_colab_links.release_tag()
     book, citations = BuiltBook(html_dir), bibliography(ROOT / "book" / "references.bib")
     written = {}

@@ -1,7 +1,8 @@
-"""Points every Colab link at the book's release: each notebook's badge and the book's launch
+"""Points every Colab link at the book's release, and the package at the book's site: each notebook's badge and the book's launch
 buttons (`repository.branch` in _config.yml) open the notebook edition of release v<version>
 (published by the Pages workflow under the tag colab-v<version>), and each install line installs
-vae_helpers from the release tag v<version>, from `vae_helpers.__version__`.
+vae_helpers from the release tag v<version>, from `vae_helpers.__version__`; `SITE_URL` in
+vae_helpers/published.py (where published models are fetched) names the repository's Pages site.
 
 Run after changing the version or the repository URL (a fork, a course copy):
     python tools/sync_colab_links.py
@@ -59,6 +60,12 @@ def repository_url(root=ROOT):
     return url
 
 
+def pages_site(root=ROOT):
+    """The published book, GitHub Pages of `repository.url`: https://OWNER.github.io/NAME/."""
+    owner, name = repository_url(root).removeprefix("https://github.com/").split("/")
+    return f"https://{owner.lower()}.github.io/{name}/"
+
+
 def expected_links(notebook_name, tag=None, folder="notebooks", root=ROOT):
     """(badge target, pip requirement) that chapter `notebook_name` carries for release `tag`; the
     badge opens the chapter in `folder` of the notebook edition ("notebooks" or "student")."""
@@ -80,6 +87,13 @@ def synced_texts(root=ROOT):
     if count != 1:
         raise LinkError("_config.yml: no 'branch:' line under 'repository:'")
     texts = {config: text}
+    # The package fetches published models from the site (it cannot read _config.yml in Colab).
+    published = root / "vae_helpers" / "published.py"
+    if published.exists():
+        text, count = re.subn(r'(?m)^SITE_URL = "[^"]*"$', f'SITE_URL = "{pages_site(root)}"', published.read_text())
+        if count != 1:
+            raise LinkError("vae_helpers/published.py: no 'SITE_URL = \"...\"' line to point at the site")
+        texts[published] = text
     for path in sorted((root / "notebooks").glob("*.ipynb")):
         badge, requirement = expected_links(path.name, tag, root=root)
         try:
