@@ -95,7 +95,8 @@ def train(
     """Trains `model` with `fit`, evaluating the test ELBO after every epoch.
 
     Args:
-      model: a `CVAE`. If `checkpoint` exists, the model saved there replaces it (same latent size).
+      model: a `CVAE`. If `checkpoint` exists, the model saved there replaces it; it must be of
+        the same class and settings (`get_config()`), else `CheckpointMismatchError`.
       train_data, test_data: `tf.data.Dataset`s of float32 batches (batch, 28, 28, 1), as made by
         `vae_helpers.data.make_dataset` (shuffled for training, not for testing).
       epochs: total epochs of the run, counting those a checkpoint already holds.
@@ -224,7 +225,9 @@ def fit(model, train_data, test_data, epochs, *, optimizer, num_batches,
 
 def checkpoint_state(path):
     """The run record of a checkpoint: {"epochs_done", "history", "latent_dim", "beta", "noise_state",
-    "data_fingerprint"} ("data_fingerprint" is None, or absent in checkpoints of vae_helpers 0.1)."""
+    "data_fingerprint", "model", "settings"} ("data_fingerprint" is None, or absent in checkpoints
+    of vae_helpers 0.1; "model", Keras' registered class name, and "settings", the model's config
+    without Keras' own fields, are absent in checkpoints written before they were recorded)."""
     path = os.fspath(path)
     if os.path.isdir(path):
         raise CheckpointMismatchError(f"{path} is a folder, not a checkpoint file. {_ANOTHER_PATH}.")
@@ -248,12 +251,7 @@ def checkpoint_state(path):
 
 def _resume(path, model, epochs, data_fingerprint):
     state = checkpoint_state(path)
-    for name in ("latent_dim", "beta"):
-        if state[name] != getattr(model, name):
-            raise CheckpointMismatchError(
-                f"{path} holds a model with {name}={state[name]}, but this run's model has "
-                f"{name}={getattr(model, name)}. {_ANOTHER_PATH}."
-            )
+    _check_same_model(path, state, model)
     saved_fingerprint = state.get("data_fingerprint")
     if data_fingerprint is not None and saved_fingerprint != data_fingerprint:
         trained_on = ("data of unknown fingerprint" if saved_fingerprint is None
@@ -284,6 +282,71 @@ def _resume(path, model, epochs, data_fingerprint):
         )
     loaded.noise.state.assign(np.asarray(state["noise_state"], dtype=loaded.noise.state.dtype))
     return loaded, state["history"], state["epochs_done"]
+
+
+# Keras' own fields of every model's config: the same for every run ("name" is numbered by how
+# many models a session made), so they say nothing about which model a checkpoint holds.
+_KERAS_FIELDS = ("name", "trainable", "dtype")
+
+
+def _model_class(model):
+    """Keras' registered name of the model's class, e.g. "vae_helpers>FreeBitsCVAE"."""
+    return keras.saving.get_registered_name(type(model))
+
+
+def _model_settings(model):
+    """The model's constructor settings, `get_config()` without `_KERAS_FIELDS`, as JSON holds
+    them (so a saved record and a live model compare equal)."""
+    settings = {k: v for k, v in model.get_config().items() if k not in _KERAS_FIELDS}
+    return json.loads(json.dumps(settings, default=repr))
+
+
+def _saved_model(path, state):
+    """(class name, settings) of the model a checkpoint holds: from its run record, or, in a
+    checkpoint written before the record held them, from Keras' config.json beside it."""
+    if "model" in state and "settings" in state:
+        return state["model"], state["settings"]
+    try:
+        with zipfile.ZipFile(path) as archive:
+            saved = json.loads(archive.read("config.json"))
+        settings = {k: v for k, v in saved["config"].items() if k not in _KERAS_FIELDS}
+        return saved.get("registered_name") or saved["class_name"], settings
+    except (KeyError, TypeError, AttributeError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+        raise CheckpointMismatchError(
+            f"{path} holds no readable model config ({type(error).__name__}: {error}), so it "
+            f"cannot be told whose model it is. {_ANOTHER_PATH}."
+        ) from None
+
+
+def _check_same_model(path, state, model):
+    """Refuses a checkpoint whose model is not of `model`'s exact class and settings.
+
+    Every setting counts, the seed too: it sets the noise the saved model trained with (and the
+    checkpoint restores that noise's state), so resuming under another seed would hand back
+    another run than the one asked for; `published.fetch` refuses another seed alike.
+    """
+    saved_class, saved = _saved_model(path, state)
+    wanted_class, wanted = _model_class(model), _model_settings(model)
+    fix = f"{_ANOTHER_PATH}; for a variant of chapter 9, give variants.train another tag"
+
+    def short(name):
+        return str(name).rpartition(">")[2]
+
+    if saved_class != wanted_class:
+        raise CheckpointMismatchError(
+            f"{path} holds a {short(saved_class)}, but this run's model is a "
+            f"{short(wanted_class)}: resuming would hand back another kind of model. {fix}."
+        )
+    differ = sorted(k for k in {*saved, *wanted} if k not in saved or k not in wanted
+                    or saved[k] != wanted[k])
+    if differ:
+        def settings(values):
+            return ", ".join(f"{k}={values[k]!r}" if k in values else f"no {k}" for k in differ)
+
+        raise CheckpointMismatchError(
+            f"{path} holds a {short(saved_class)} with {settings(saved)}, but this run's model "
+            f"has {settings(wanted)}. {fix}."
+        )
 
 
 def _check_writable(path):
@@ -350,6 +413,9 @@ def _save(path, model, history, data_fingerprint=None):
         "beta": model.beta,
         "noise_state": np.asarray(model.noise.state.numpy()).tolist(),
         "data_fingerprint": data_fingerprint,
+        # What resuming compares with the model it is given: the exact class and every setting.
+        "model": _model_class(model),
+        "settings": _model_settings(model),
     }
     temporary = _temporary_file(target, ".partial.keras")
     try:

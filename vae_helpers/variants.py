@@ -76,12 +76,17 @@ def test_images(mnist, pixels="binary"):
     return mnist.test_images[: len(binary)]
 
 
-def run_name(mnist, model, tag, pixels="binary"):
-    """Checkpoint file name of a variant, e.g. "cvae-latent16-freebits0.25-binary-bundled-full.keras"."""
+def run_name(mnist, model, tag, pixels="binary", fingerprint=None):
+    """Checkpoint file name of a variant, e.g.
+    "cvae-latent16-freebits0.25-binary-bundled-1a2b3c4d-full.keras", where 1a2b3c4d starts the
+    fingerprint of its data (`data.fingerprint` of its training and test images; computed here
+    unless given): two data files of one name get a checkpoint each, as in `runs.run_name`."""
     mode = "quick" if config.is_quick() else "full"
+    if fingerprint is None:
+        fingerprint = data.fingerprint(runs.train_images(mnist), test_images(mnist, pixels))
     return (
         f"cvae-latent{model.latent_dim}-{tag}-{_check_pixels(pixels)}-"
-        f"{runs.source_tag(mnist)}-{mode}.keras"
+        f"{runs.source_tag(mnist)}-{fingerprint[:8]}-{mode}.keras"
     )
 
 
@@ -115,12 +120,12 @@ def train(mnist, model, tag, pixels="binary", on_epoch_end=None, callbacks=(), v
     test_data = data.make_dataset(
         test, batch_size=runs.BATCH_SIZE, binarization="as_is", shuffle=False,
     )
-    checkpoint = os.path.join(
-        runs.checkpoint_dir(), run_name(mnist, model, tag, pixels)
-    )
-    # Recorded in the checkpoint too, so that a published variant can be checked against the
-    # learner's data before it is used (published.fetch), as the book's runs are.
+    # Named in the checkpoint's file name, and recorded in it whole, so that a published variant
+    # can be checked against the learner's data before it is used (published.fetch).
     fingerprint = data.fingerprint(train, test)
+    checkpoint = os.path.join(
+        runs.checkpoint_dir(), run_name(mnist, model, tag, pixels, fingerprint)
+    )
     published.fetch(checkpoint, model, runs.epochs_for(mnist), fingerprint)
     return training.train(
         model,
