@@ -75,7 +75,8 @@ def test_another_likelihood_under_the_same_tag_is_refused(small, tmp_path):
         return variants.LikelihoodCVAE(2, name, seed=config.SEED)
 
     variants.train(small, likelihood("continuous_bernoulli"), "grey", pixels="grey", verbose=0)
-    _refused(tmp_path, lambda: variants.train(small, likelihood("bernoulli"), "grey", pixels="grey", verbose=0),
+    _refused(tmp_path,
+             lambda: variants.train(small, likelihood("bernoulli"), "grey", pixels="grey", verbose=0),
              r"likelihood='continuous_bernoulli'.*likelihood='bernoulli'")
 
 

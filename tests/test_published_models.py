@@ -13,7 +13,10 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -365,7 +368,7 @@ def _build_folder(trained, folder):
     run, a quick-mode run and a temporary file."""
     folder.mkdir()
     finished = ["cvae-latent2-beta1-dynamic-bundled-0123abcd-full.keras",
-                "cvae-latent2-warmup1250-binary-bundled-full.keras"]
+                "cvae-latent2-warmup1250-binary-bundled-89abcdef-full.keras"]
     for name in finished:
         _with_record(trained, folder / name, epochs_done=runs.FULL_EPOCHS["bundled"])
     shutil.copy(trained, folder / "cvae-latent16-beta1-dynamic-mnist-4567cdef-full.keras")  # 1 epoch
@@ -416,3 +419,74 @@ def test_publish_models_refuses_to_overwrite_a_different_file(trained, tmp_path,
     before = (models_dir / "manifest.json").read_bytes()
     assert publish_models.main([str(tmp_path / "checkpoints"), str(tmp_path / "html")]) == 1
     assert (models_dir / "manifest.json").read_bytes() == before
+
+
+_KILLED_IN_FETCH = """
+import hashlib, json, os, signal, sys
+import vae_helpers
+from vae_helpers import models, published
+
+checkpoint = sys.argv[1]
+body = b"PK\\x03\\x04 the first bytes of a model"
+entry = {"name": os.path.basename(checkpoint), "sha256": hashlib.sha256(body).hexdigest(),
+         "size": len(body), "record": {}}
+manifest = {"format": 1, "vae_helpers": vae_helpers.__version__, "models": [entry]}
+
+def get(url, limit, deadline):
+    return json.dumps(manifest).encode() if url.endswith("manifest.json") else body
+
+def dies(path):  # the download is on disk; killed as a recycled runtime is: no cleanup runs
+    os.kill(os.getpid(), signal.SIGKILL)
+
+published._get, published._compare, published.record_of = get, lambda *args: None, dies
+published.fetch(checkpoint, models.CVAE(2, seed=0), 1, "a" * 64)
+"""
+
+
+def test_the_next_fetch_removes_what_a_killed_fetch_left_and_nothing_else(small, tmp_path, monkeypatch,
+                                                                            capsys):
+    learner = tmp_path / "learner"
+    checkpoint = learner / runs.run_name(small, 2)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", VAE_FETCH_MODELS="1")
+    killed = subprocess.run([sys.executable, "-c", _KILLED_IN_FETCH, str(checkpoint)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    (stale,) = [p.name for p in learner.iterdir()]  # v0.1: .NAME.RANDOM.download, kept for ever
+    assert stale.startswith(f".{checkpoint.name}.")
+    parts = stale[len(checkpoint.name) + 2:].split(".")  # host, pid, random, "download"
+    assert len(parts) == 4 and parts[0] == training._host() and parts[3] == "download"
+
+    def renamed(**changes):
+        fields = dict(zip(("host", "pid", "random"), parts[:3]), **changes)
+        return f".{checkpoint.name}.{fields['host']}.{fields['pid']}.{fields['random']}.download"
+
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        victim = tmp_path / "notes.txt"
+        victim.write_text("my notes")
+        kept = {
+            renamed(pid=str(alive.pid)): b"a live fetch's download",
+            renamed(host="another-host"): b"a fetch on another machine",
+            stale.replace(checkpoint.name, "cvae-other.keras"): b"another checkpoint's",
+            stale + ".bak": b"not our name",
+            f".{checkpoint.name}.abc123xy.download": b"of v0.1: no process id to check",
+        }
+        for name, content in kept.items():
+            (learner / name).write_bytes(content)
+        link = learner / renamed(random="linkxxxx")
+        link.symlink_to(victim)
+        folder = learner / renamed(random="folderxx")
+        folder.mkdir()
+        # The site cannot be reached: the cleanup does not wait for a download.
+        monkeypatch.setenv("VAE_MODELS_URL", f"http://127.0.0.1:{_closed_port()}/models/")
+        assert not published.fetch(checkpoint, models.CVAE(2, seed=config.SEED), 1,
+                                   runs.data_fingerprint(small))
+    finally:
+        alive.kill()
+        alive.wait()
+    assert "training it here" in _only_line(capsys)
+    assert not (learner / stale).exists()
+    for name, content in kept.items():
+        assert (learner / name).read_bytes() == content, name
+    assert link.is_symlink() and victim.read_text() == "my notes" and folder.is_dir()
+    assert sorted(p.name for p in learner.iterdir()) == sorted([*kept, link.name, folder.name])

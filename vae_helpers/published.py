@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import threading
 import time
 import urllib.error
@@ -129,6 +128,8 @@ def fetch(checkpoint, model, epochs, data_fingerprint):
     checkpoint = os.fspath(checkpoint)
     if not fetching() or os.path.lexists(checkpoint):
         return False
+    # What a fetch killed mid-download left (its process is gone) would stay for ever.
+    training._remove_stale_temporaries(os.path.abspath(checkpoint))
     name, url = os.path.basename(checkpoint), models_url()
     deadline = time.monotonic() + TOTAL_SECONDS
     try:
@@ -255,19 +256,15 @@ def _compare(record, wanted, where):
 def _place(checkpoint, body, wanted):
     """Writes `body` to a new temporary file beside `checkpoint`, checks the run record inside it,
     then links it into place; False (and nothing changed) if a file appeared there meanwhile."""
-    folder = os.path.dirname(os.path.abspath(checkpoint))
+    target = os.path.abspath(checkpoint)
     try:
-        os.makedirs(folder, exist_ok=True)
-        # mkstemp creates a new file (O_EXCL): a planted file or symbolic link is never followed.
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(checkpoint)}.",
-                                             suffix=".download")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        # A new file (mkstemp, O_EXCL: a planted file or link is never followed), named with this
+        # host and process id so that the next fetch or save can remove it if this one is killed.
+        temporary = training._temporary_file(target, ".download", body)
     except OSError as error:
         raise _Unavailable(f"cannot write to the checkpoint folder: {error.strerror or error}") from None
     try:
-        with os.fdopen(handle, "wb") as file:
-            if hasattr(os, "fchmod"):  # mkstemp's 0600 would pass to the checkpoint
-                os.fchmod(file.fileno(), 0o644)
-            file.write(body)
         try:
             record = record_of(temporary)
         except training.CheckpointMismatchError:

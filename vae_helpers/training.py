@@ -437,7 +437,8 @@ def _temporary_file(target, suffix, content=b""):
     mkstemp makes it with O_EXCL, so a file or link planted at its name is never written
     through. The name holds the checkpoint's name, this host and this process id, then
     mkstemp's random letters: `.NAME.HOST.PID.RANDOM` + `suffix`. A later save reads the id
-    back to remove what a killed process left (`_remove_stale_temporaries`).
+    back to remove what a killed process left (`_remove_stale_temporaries`). `published`
+    downloads into one too (suffix ".download").
     """
     handle, path = tempfile.mkstemp(
         suffix=suffix, prefix=f".{os.path.basename(target)}.{_host()}.{os.getpid()}.",
@@ -445,7 +446,9 @@ def _temporary_file(target, suffix, content=b""):
     )
     try:
         try:
-            os.write(handle, content)
+            view = memoryview(content)
+            while view:  # os.write may write less than it was given (a downloaded model)
+                view = view[os.write(handle, view):]
             if hasattr(os, "fchmod"):  # mkstemp's 0600 would pass to the checkpoint
                 os.fchmod(handle, 0o666 & ~_umask())
         finally:
@@ -459,12 +462,14 @@ def _temporary_file(target, suffix, content=b""):
 
 def _remove_stale_temporaries(target):
     """Removes the temporary files beside checkpoint `target` that a process of this host left
-    when it was killed mid-save: regular files whose name is exactly `_temporary_file`'s for
-    this checkpoint, of a process id that no longer runs. A live writer's file, a link, a
-    folder or any other name is left alone (os.remove never follows a link)."""
+    when it was killed mid-save or mid-download (`published.fetch`): regular files whose name is
+    exactly `_temporary_file`'s for this checkpoint, of a process id that no longer runs. A live
+    writer's file, a link, a folder or any other name is left alone (os.remove never follows a
+    link)."""
     directory, name = os.path.split(target)
     pattern = re.compile(
-        re.escape(f".{name}.{_host()}.") + r"([0-9]+)\.[a-z0-9_]+\.(?:partial\.keras|probe)"
+        re.escape(f".{name}.{_host()}.")
+        + r"([0-9]+)\.[a-z0-9_]+\.(?:partial\.keras|probe|download)"
     )
     try:
         entries = os.listdir(directory)
