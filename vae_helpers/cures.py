@@ -13,8 +13,10 @@ from vae_helpers import config, models
 
 
 class WarmupCVAE(models.CVAE):
-    """KL warm-up (Bowman et al., 2016): the KL weight beta grows linearly
-    from 0 to 1 over the first `warmup_steps` optimizer steps, then stays 1.
+    """KL warm-up, linear as in Sonderby et al. (2016); Bowman et al.
+    (2016) also anneal the KL weight from 0 to 1. The weight is beta =
+    min(1, t / warmup_steps), t the optimizer steps already taken: 0 on
+    the first step, 1 from step warmup_steps + 1 on.
 
     Args:
       latent_dim, seed: as for `models.CVAE`.

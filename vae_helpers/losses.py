@@ -26,8 +26,9 @@ def log_normal_pdf(sample, mean, logvar, raxis=1):
     sample = tf.convert_to_tensor(sample)
     mean = tf.cast(mean, sample.dtype)
     logvar = tf.cast(logvar, sample.dtype)
-    # (x - m)^2 * exp(-logvar) rather than / exp(logvar): exp(-logvar) stays
-    # finite for the large log-variances an untrained encoder can emit.
+    # (x - m)^2 * exp(-logvar) rather than / exp(logvar): the value is the
+    # same, but once exp(logvar) overflows (logvar above about 88.7 in
+    # float32) the quotient's gradient is 0 * inf = NaN; the product's is 0.
     return tf.reduce_sum(
         -0.5 * ((sample - mean) ** 2 * tf.exp(-logvar) + logvar + LOG_2PI),
         axis=raxis,
@@ -130,7 +131,10 @@ def compute_loss(model, x):
 def compute_loss_analytic_kl(model, x):
     """Minus the ELBO with the KL term in closed form, averaged over the batch.
 
-    Same expectation as `compute_loss`, lower variance: only the reconstruction term is sampled.
+    Same expectation as `compute_loss`; only the reconstruction term is sampled. The KL term then
+    has no noise, but it no longer shares its z with the reconstruction term, whose fluctuations
+    the Monte Carlo KL can partly cancel: the loss's variance can be lower or higher (chapter 4
+    measures both on one model and batch).
 
     Returns:
       Scalar tensor, in nats per image.
