@@ -18,7 +18,8 @@ PAGE = """<html><body><section id="the-thing"><h1>The thing<a class="headerlink"
 <div class="exercise admonition" id="ex-one"><p class="admonition-title">
 <span class="caption-number">Exercise 3.1 </span> (One)</p></div>
 <div class="proof lemma admonition" id="lem-a"><p class="admonition-title">
-<span class="caption-number">Lemma 3.1 </span></p></div></section></body></html>"""
+<span class="caption-number">Lemma 3.1 </span></p></div>
+<div class="cell_output"><pre>vae_helpers 0.1.0 | full mode | data: full MNIST</pre></div></section></body></html>"""
 
 TITLE = ("# The thing\n\n[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
          "(https://colab.research.google.com/github/vae-book/vae-book/blob/v0.1.0/notebooks/03_thing.ipynb)")

@@ -74,13 +74,14 @@ def glued_values(executed_notebook):
             for name, output in outputs if "text/plain" in output.get("data", {})}
 
 
-def printed_run(executed_notebook):
-    """(mode, data) from the setup line a chapter printed, or None where it printed none."""
-    for cell in nbformat.read(executed_notebook, as_version=4).cells:
-        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            match = PRINTED_MODE.search(output.get("text", ""))
-            if match:
-                return match.group("mode"), (match.group("data") or "").strip()
+def printed_run(page):
+    """(mode, data) from the setup line a chapter printed, as its built `page` (HTML) shows it, or
+    None where it printed none."""
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    for output in soup.select("div.cell_output"):
+        match = PRINTED_MODE.search(output.get_text())
+        if match:
+            return match.group("mode"), (match.group("data") or "").strip()
     return None
 
 
@@ -330,7 +331,7 @@ def edition(source, executed, book, citations, site, tag, student=False):
     name = source.stem
     notebook = nbformat.read(source, as_version=4)
     chapter = Chapter(name, glued_values(executed), book, citations, site, student)
-    run = printed_run(executed)
+    run = printed_run(book.html_dir / "notebooks" / f"{name}.html")
     if student:
         notebook.cells = [cell for cell in notebook.cells if not student_edition.is_solution(cell)]
     folder = "student" if student else "notebooks"
