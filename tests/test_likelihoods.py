@@ -153,3 +153,18 @@ def test_variants_train_refuses_a_gaussian_on_binarised_digits_before_any_work(b
     with pytest.raises(ValueError, match="Gaussian likelihood cannot be trained on 0/1 pixels"):
         variants.train(bundled, model, tag="gaussian", pixels="binary", verbose=0)
     assert list(tmp_path.iterdir()) == []  # nothing trained, nothing written
+
+
+def test_training_a_gaussian_on_binary_pixels_directly_is_refused_before_a_step(bundled, tmp_path):
+    """training.train itself refuses it (variants.train checked it already; a direct call did not)."""
+    from vae_helpers import data, training, variants
+
+    binary = data.make_dataset(bundled.train_images[:64], batch_size=32, binarization="static")
+    model = variants.LikelihoodCVAE(2, "gaussian", seed=0)
+    with pytest.raises(ValueError, match="Gaussian likelihood cannot be trained on 0/1 pixels"):
+        training.train(model, binary, binary, epochs=1, verbose=0, checkpoint=str(tmp_path / "g.keras"))
+    assert not (tmp_path / "g.keras").exists()
+    # Grey levels train (chapter 9's Gaussian).
+    grey = data.make_dataset(bundled.train_images[:64], batch_size=32, binarization="as_is")
+    run = training.train(variants.LikelihoodCVAE(2, "gaussian", seed=0), grey, grey, epochs=1, verbose=0)
+    assert np.isfinite(run.history["val_elbo"][-1])

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vae_helpers import config, data, model_base, models
+from vae_helpers import config, data, likelihoods, model_base, models
 
 STATE_ENTRY = "vae_helpers_training.json"
 """The name of the run record inside a checkpoint's zip archive (Keras ignores entries it does not know)."""
@@ -153,7 +153,7 @@ def train(
     # here, before the replay below, so a resumed run still sees what an uninterrupted one saw.
     if checkpoint is not None:
         _check_writable(checkpoint)
-    _check_first_batch("train_data", train_data)
+    _check_first_batch("train_data", train_data, getattr(model, "likelihood", None))
     _check_first_batch("test_data", test_data)
     # Keras runs whole executions: 4 steps at a time over 10 batches would take 12 per "epoch".
     steps_per_execution = max(d for d in range(1, steps_per_execution + 1) if num_batches % d == 0)
@@ -601,9 +601,12 @@ def _check_dataset(name, dataset):
         )
 
 
-def _check_first_batch(name, dataset):
+def _check_first_batch(name, dataset, likelihood=None):
     """Refuses a dataset whose first batch is not pixels in [0, 1]: 0-255 pixels would train to an
-    "ELBO" of -4e19 per image without a word. One batch only, so it costs a fraction of a second."""
+    "ELBO" of -4e19 per image without a word; and, for a model of another `likelihood`, 0/1 pixels
+    it cannot model (`likelihoods.check_training_data`). One batch only: a fraction of a second."""
     for batch in dataset.take(1):
-        images = model_base.images_of(batch)
-        data.check_pixel_range(images.numpy(), f"{name}'s first batch")
+        images = model_base.images_of(batch).numpy()
+        data.check_pixel_range(images, f"{name}'s first batch")
+        if likelihood is not None:
+            likelihoods.check_training_data(likelihood, bool(np.all((images == 0) | (images == 1))))
