@@ -4,12 +4,15 @@ Usage: python distributed_worker.py OUTPUT CHECKPOINT EPOCHS [KILL_IN_SAVE]
 Started by distributed.launch_workers (TF_CONFIG set: one worker of a cluster) or alone (no
 TF_CONFIG: the one-process reference run). Trains models.CVAE(2) on 256 images in global batches
 of 64 with SGD, its q(z|x) made a near point mass (distributed.point_mass) so that one process
-and two can be compared weight for weight. It also writes how many checkpoints this process saved.
+and two can be compared weight for weight. It also writes how many checkpoints this process saved
+(saves-INDEX.npy) and the weights it started from (initial-INDEX.npz), so that the test can scale
+its tolerance to the weight change.
 With KILL_IN_SAVE = N, the chief sends itself SIGKILL in its Nth save, when the new checkpoint is
 half written (the model is in the temporary file, the run record not yet), as a recycled runtime
 would: no cleanup runs.
 """
 
+import json
 import os
 import signal
 import sys
@@ -23,6 +26,9 @@ from vae_helpers import config, distributed, models, training
 
 
 def main(output, checkpoint, epochs, kill_in_save=0):
+    index = 0
+    if os.environ.get("TF_CONFIG"):
+        index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
     saves = []
     save = training._save
 
@@ -37,16 +43,17 @@ def main(output, checkpoint, epochs, kill_in_save=0):
         return save(path, model, history, *args, **kwargs)
 
     training._save = counting_save
+
+    def make_model():
+        model = distributed.point_mass(models.CVAE(2, seed=config.SEED))
+        os.makedirs(output, exist_ok=True)
+        np.savez(os.path.join(output, f"initial-{index}.npz"), *model.get_weights())
+        return model
+
     distributed.run_worker(
         output, epochs=int(epochs), num_images=256, batch_size=64,
-        learning_rate=1e-3, checkpoint=checkpoint,
-        make_model=lambda: distributed.point_mass(models.CVAE(2, seed=config.SEED)),
+        learning_rate=1e-3, checkpoint=checkpoint, make_model=make_model,
     )
-    index = 0
-    if os.environ.get("TF_CONFIG"):
-        import json
-
-        index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
     np.save(os.path.join(output, f"saves-{index}.npy"), len(saves))
 
 

@@ -6,7 +6,8 @@ devices. Writes, for the same 64 images and the same starting weights, with q(z|
 (distributed.point_mass) so that the noise plays no part: the weight change and the
 logged metrics on one device ("one"), under MirroredStrategy on /cpu:0 and /cpu:1 ("two"), and
 under it with the per-replica mean of the old train_step ("old"); also the per-image terms
-computed directly, and the strategy that choose_strategy picked.
+computed directly, and the strategy that choose_strategy picked, also with one GPU listed (as on
+Colab's GPU runtime).
 """
 
 import os
@@ -50,6 +51,20 @@ def one_step(model_class, strategy, images):
     return change, {name: values[0] for name, values in history.items()}
 
 
+def one_gpu_choice():
+    """choose_strategy where one GPU is listed beside the two logical CPUs (the GPU is faked:
+    it is only listed, and the strategy must not be built over it)."""
+    listed = tf.config.list_logical_devices
+    gpu = tf.config.LogicalDevice(name="/device:GPU:0", device_type="GPU")
+    tf.config.list_logical_devices = (
+        lambda kind=None: [gpu] if kind == "GPU" else listed(kind))
+    try:
+        strategy, reason = distributed.choose_strategy()
+    finally:
+        tf.config.list_logical_devices = listed
+    return strategy.num_replicas_in_sync, reason
+
+
 def main(output):
     # First: importing TensorFlow sets up no device, but the first tensor does.
     devices = distributed.use_logical_cpus(2)
@@ -60,6 +75,7 @@ def main(output):
     reference = distributed.point_mass(models.CVAE(2, seed=config.SEED))
     terms = losses.elbo_terms(reference, tf.constant(images))
     results = {"devices": np.array(devices), "reason": np.array(reason)}
+    results["one_gpu_replicas"], results["one_gpu_reason"] = map(np.array, one_gpu_choice())
     runs = (("one", models.CVAE, tf.distribute.OneDeviceStrategy("/cpu:0")),
             ("two", models.CVAE, strategy), ("old", OldCVAE, strategy))
     for name, model_class, run_strategy in runs:

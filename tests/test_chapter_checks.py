@@ -1,4 +1,4 @@
-"""The checks that chapters 1, 2 and 6 make can fail: each passes on the right input and fails on
+"""The checks that chapters 1, 2, 6 and 10 make can fail: each passes on the right input and fails on
 a perturbed one. (The chapters run them on their own data; these tests rerun the same comparison
 on small cases, so that a check that can no longer fail shows up here.)"""
 
@@ -123,3 +123,201 @@ def test_chapter_1_slope_check_tells_the_prior_estimator_at_d_8_from_a_healthy_o
         for s in counts
     ]
     assert np.polyfit(np.log(counts), np.log(errors), 1)[0] > -0.4
+
+
+# Chapter 10 (tf.distribute). Replicas exist only in a process that split its CPU before TensorFlow
+# started (tests/test_distributed.py runs those); here each check is fed what one device computes
+# by hand, as the chapter's replicas would give it, and what they would give if it were wrong.
+
+def _chapter_10_step_check(replicas, one, per_replica_mean, fixed):
+    """Chapter 10's first comparison: two replicas or more, the per-replica mean steps N times as
+    far as one device, the fixed loss takes one device's step."""
+    length = np.linalg.norm(per_replica_mean) / np.linalg.norm(one)
+    gap = np.abs(fixed - one).max() / np.abs(one).max()
+    return replicas >= 2 and abs(length - replicas) < 1e-3 * replicas and gap < 1e-4
+
+
+def test_chapter_10_step_check_fails_on_one_replica_and_on_a_fix_that_is_not_one():
+    one = np.random.default_rng(0).normal(size=1000)
+    assert _chapter_10_step_check(2, one, 2 * one, one * (1 + 1e-6))
+    # Colab's one GPU made one replica: every step is one device's, and the old checks
+    # (length == replicas, gap small) held trivially.
+    assert not _chapter_10_step_check(1, one, one, one)
+    assert not _chapter_10_step_check(2, one, 2 * one, 2 * one)
+
+
+def _cvae_gradients(num_images=64, penalty=0.0):
+    """The point-mass CVAE's data gradients (a share's sum / num_images) for the two halves of the
+    first `num_images` bundled digits, as lists of tensors; the gradient of `penalty` times the
+    sum of squared kernel weights, flattened to (num_weights,); the model; and `flat`, which
+    flattens a list of tensors so."""
+    import tensorflow as tf
+
+    from vae_helpers import config, distributed, losses, models
+
+    config.set_seeds()
+    model = distributed.point_mass(models.CVAE(2, seed=config.SEED))
+    images = tf.constant(distributed.worker_images(num_images))
+    half = num_images // 2
+
+    def flat(tensors):
+        return np.concatenate([t.numpy().ravel() for t in tensors])
+
+    shares = []
+    for share in (images[:half], images[half:]):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model.objective(losses.elbo_terms(model, share))) / num_images
+        shares.append(tape.gradient(loss, model.trainable_weights))
+    # The gradient of PENALTY * sum of squared kernel weights, in closed form: 2 PENALTY w.
+    penalty_gradient = np.concatenate([
+        (2 * penalty * w.numpy() if w.path.endswith("kernel") else np.zeros(w.shape)).ravel()
+        for w in model.trainable_weights])
+    return shares, penalty_gradient, model, flat
+
+
+def _adam_first_step(gradient, learning_rate=1e-3):
+    # Keras' Adam, step 1: m-hat = g, v-hat = g^2, epsilon scaled by sqrt(1 - beta_2).
+    return -learning_rate * gradient / (np.abs(gradient) + 1e-7 / np.sqrt(1 - 0.999))
+
+
+def _chapter_10_penalty_check(alone, steps):
+    """Chapter 10's penalty check on one Adam step: `steps` maps each reduction to its step."""
+    flipped = {name: np.mean(np.sign(step) != np.sign(alone)) for name, step in steps.items()}
+    moved = {name: np.linalg.norm(step - alone) / np.linalg.norm(alone) for name, step in steps.items()}
+    return (flipped["mean per replica"] == 0 and moved["mean per replica"] < 0.05
+            and flipped["unscaled penalty"] > 0 and moved["unscaled penalty"] > 0.1
+            and moved["scaled penalty"] < 1e-4)
+
+
+def test_chapter_10_penalty_check_holds_by_hand_and_fails_if_the_penalty_counted_once():
+    shares, penalty, _, flat = _cvae_gradients(penalty=0.1)
+    data = flat(shares[0]) + flat(shares[1])  # the all-reduce of the fixed loss
+    n = 2
+    alone = _adam_first_step(data + penalty)
+    steps = {"mean per replica": _adam_first_step(n * (data + penalty)),
+             "unscaled penalty": _adam_first_step(data + n * penalty),
+             "scaled penalty": _adam_first_step(data + n * penalty / n)}
+    assert _chapter_10_penalty_check(alone, steps)
+    # Had the unscaled penalty counted once (as scale_regularization_loss makes it), or had the
+    # bug not scaled the penalty with the data, the chapter's check would say so.
+    assert not _chapter_10_penalty_check(alone, {**steps, "unscaled penalty": steps["scaled penalty"]})
+    assert not _chapter_10_penalty_check(alone, {**steps, "mean per replica": _adam_first_step(n * data + penalty)})
+
+
+def _chapter_10_clip_check(one_device, replicas, add_then_clip, clip_then_add):
+    def gap(a, b):
+        return np.abs(a - b).max() / np.abs(b).max()
+
+    return (gap(one_device, add_then_clip) < 1e-4 and gap(replicas, clip_then_add) < 1e-4
+            and gap(replicas, add_then_clip) > 0.1)
+
+
+def test_chapter_10_clip_check_tells_clipping_per_replica_from_clipping_the_sum():
+    import tensorflow as tf
+
+    shares, _, model, flat = _cvae_gradients()
+
+    def clip(gradients):
+        return [tf.clip_by_norm(g, 1.0) for g in gradients]
+
+    def add(first, second):
+        return [a + b for a, b in zip(first, second)]
+
+    add_then_clip = -1e-3 * flat(clip(add(*shares)))
+    clip_then_add = -1e-3 * flat(add(*map(clip, shares)))
+    # What Keras 3 does: each replica clips its own gradient, then the all-reduce adds them.
+    assert _chapter_10_clip_check(add_then_clip, clip_then_add, add_then_clip, clip_then_add)
+    # Were the sum clipped (one device's clipping), the check would fail.
+    assert not _chapter_10_clip_check(add_then_clip, add_then_clip, add_then_clip, clip_then_add)
+
+
+def _chapter_10_ragged_check(losses, shares):
+    """Chapter 10's ragged-batch check: each replica divides its sum by its share times N."""
+    pieces = np.split(losses, np.cumsum(shares)[:-1])
+    n, mean = len(shares), losses.mean()
+    by_own_share = sum(piece.sum() / (len(piece) * n) for piece in pieces)
+    by_global_size = sum(piece.sum() / len(losses) for piece in pieces)
+    return abs(by_own_share - mean) > 1e-3 * mean and abs(by_global_size - mean) < 1e-5 * mean
+
+
+def test_chapter_10_ragged_check_needs_an_uneven_split():
+    losses = np.arange(33, dtype=np.float64)
+    assert _chapter_10_ragged_check(losses, [17, 16])
+    assert not _chapter_10_ragged_check(np.arange(32, dtype=np.float64), [16, 16])
+
+
+def _chapter_10_noise_check(book, fixed):
+    shared = all(np.array_equal(e, book[0]) for e in book)
+    own = [e.ravel() for e in fixed]
+    distinct = min(np.abs(a - b).max() for k, a in enumerate(own) for b in own[k + 1:])
+    return shared and distinct > 1e-3
+
+
+def test_chapter_10_noise_check_tells_shared_draws_from_each_replicas_own():
+    import tensorflow as tf
+
+    seed = tf.constant([42, 0], tf.int32)
+
+    def draw(replica):
+        folded = tf.random.experimental.stateless_fold_in(seed, replica)
+        return tf.random.stateless_normal((3, 2), seed=folded).numpy()
+
+    shared = [tf.random.stateless_normal((3, 2), seed=seed).numpy()] * 2
+    assert _chapter_10_noise_check(shared, [draw(0), draw(1)])
+    assert not _chapter_10_noise_check(shared, [draw(0), draw(0)])  # a fix that folds in nothing
+    assert not _chapter_10_noise_check([draw(0), draw(1)], [draw(0), draw(1)])
+
+
+def _chapter_10_recorded_elbo_check(recorded, draws, replicas=1):
+    """Chapter 10's checkpoint check: the test ELBO a checkpoint recorded (one draw per image, the
+    same draw for `replicas` images at a time) against its weights' ELBO scored afresh, `draws` of
+    shape (num_draws, num_images), within 4 standard errors (a bound, for replicas > 1)."""
+    error = np.sqrt(draws.var(axis=0, ddof=1).mean() * (replicas + 1 / len(draws)) / draws.shape[1])
+    return abs(recorded - draws.mean()) < 4 * error
+
+
+def test_chapter_10_checkpoint_check_catches_a_record_one_epoch_off_its_weights():
+    import keras
+    import tensorflow as tf
+
+    from vae_helpers import config, data, losses, models
+
+    mnist = data.load_mnist("bundled")
+    train = data.make_dataset(data.binarize_static(mnist.train_images[:256]), 32, "as_is", shuffle=False)
+    test = tf.constant(data.binarize_static(mnist.test_images[:200]))
+    config.set_seeds()
+    model = models.CVAE(2, seed=config.SEED)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+
+    def score(num_draws):
+        return np.stack([losses.elbo_terms(model, test)["elbo"].numpy() for _ in range(num_draws)])
+
+    model.fit(train, epochs=1, verbose=0, shuffle=False)
+    first_epoch = score(1).mean()
+    model.fit(train, epochs=1, verbose=0, shuffle=False)
+    recorded, draws = score(1).mean(), score(8)
+    assert _chapter_10_recorded_elbo_check(recorded, draws)
+    # A checkpoint whose weights are an epoch past the ELBO it recorded.
+    assert not _chapter_10_recorded_elbo_check(first_epoch, draws)
+    # What the chapter checked before, the checkpoint's history against the history Keras
+    # returned, compares one record with itself: it passes here too.
+
+
+def _chapter_10_worker_check(checkpoint_weights, checkpoint_elbo, peer_weights, peer_elbo):
+    """Chapter 10's two-worker check: the chief's checkpoint holds worker 1's final weights and
+    logged ELBO."""
+    return (len(checkpoint_weights) == len(peer_weights)
+            and all(np.array_equal(a, b) for a, b in zip(checkpoint_weights, peer_weights))
+            and np.allclose(checkpoint_elbo, peer_elbo, rtol=1e-6, atol=0))
+
+
+def test_chapter_10_worker_check_catches_a_checkpoint_an_epoch_behind_or_of_another_run():
+    rng = np.random.default_rng(4)
+    weights = [rng.normal(size=(3, 3)), rng.normal(size=3)]
+    elbo = [-300.0, -250.0]
+    assert _chapter_10_worker_check(weights, elbo, weights, elbo)
+    earlier = [w - 1e-3 * rng.normal(size=w.shape) for w in weights]
+    assert not _chapter_10_worker_check(earlier, elbo[:1], weights, elbo)
+    assert not _chapter_10_worker_check(earlier, elbo, weights, elbo)  # the history alone agrees
+    # One process on the same batches ends within ~1e-5 of the workers: not bit for bit.
+    assert not _chapter_10_worker_check([w * (1 + 1e-6) for w in weights], elbo, weights, elbo)

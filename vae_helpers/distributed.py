@@ -2,8 +2,8 @@
 
 * `use_logical_cpus` splits the processor into logical CPU devices, so that the mechanics of
   replicas can be shown (and tested) on a machine with no GPU.
-* `choose_strategy` picks `TPUStrategy` on a TPU, `MirroredStrategy` over the GPUs found, or
-  over the logical CPUs, and says which and why.
+* `choose_strategy` picks `TPUStrategy` on a TPU, `MirroredStrategy` over the GPUs found
+  when there are two or more, or else over the logical CPUs, and says which and why.
 * `fit_under` builds, compiles and fits a model under a strategy, with a checkpoint written by
   the chief only (through `training`'s atomic save), and stops at a NaN or infinite loss.
 * `launch_workers` starts worker processes on this machine's loopback, each with its own
@@ -98,9 +98,13 @@ def use_logical_cpus(count=LOGICAL_CPUS):
 def choose_strategy():
     """The strategy for this machine, and a line saying which and why.
 
-    A TPU (Colab's TPU runtime) gets `TPUStrategy`, one replica per TPU core; GPUs get a
-    `MirroredStrategy` with one replica per GPU; without either, `MirroredStrategy` over the
-    logical CPU devices (see `use_logical_cpus`), which shows the mechanics but is not faster.
+    A TPU (Colab's TPU runtime) gets `TPUStrategy`, one replica per TPU core; two or more
+    GPUs get a `MirroredStrategy` with one replica per GPU. One GPU would make one replica,
+    which shows nothing of what replicas do (every replica-count check holds trivially), so
+    one GPU, or none, gets `MirroredStrategy` over the logical CPU devices (see
+    `use_logical_cpus`), which shows the mechanics but is not faster. Only where there is one
+    GPU and a single CPU device does the strategy have one replica, and the line says how to
+    get two.
 
     Returns:
       (strategy, reason): a `tf.distribute.Strategy` and a one-line string.
@@ -116,15 +120,26 @@ def choose_strategy():
             "one replica per core"
         )
     gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
-    if gpus:
-        return tf.distribute.MirroredStrategy(gpus), (
-            f"MirroredStrategy over the {len(gpus)} GPU(s) found, one replica per GPU"
-        )
     cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
+    if len(gpus) >= 2:
+        return tf.distribute.MirroredStrategy(gpus), (
+            f"MirroredStrategy over the {len(gpus)} GPUs found, one replica per GPU"
+        )
+    if gpus and len(cpus) < 2:
+        return tf.distribute.MirroredStrategy(gpus), (
+            "MirroredStrategy over the 1 GPU found: one replica, which shows nothing of what "
+            "replicas do; call distributed.use_logical_cpus(2) first, before any other "
+            "TensorFlow work, for two replicas on logical CPUs"
+        )
+    found = ("only one GPU was found, which would make one replica" if gpus
+             else "no GPU or TPU was found")
     reason = (
-        f"MirroredStrategy over {len(cpus)} logical CPU device(s): no GPU or TPU was found, "
-        "so one processor plays the replicas (to show the mechanics; it is not faster)"
+        f"MirroredStrategy over {len(cpus)} logical CPU device(s): {found}, so one "
+        "processor plays the replicas (to show the mechanics; it is not faster)"
     )
+    if len(cpus) < 2:
+        reason += ("; for two replicas, call distributed.use_logical_cpus(2) first, before "
+                   "any other TensorFlow work")
     return tf.distribute.MirroredStrategy(cpus), reason
 
 
