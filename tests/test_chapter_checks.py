@@ -321,3 +321,34 @@ def test_chapter_10_worker_check_catches_a_checkpoint_an_epoch_behind_or_of_anot
     assert not _chapter_10_worker_check(earlier, elbo, weights, elbo)  # the history alone agrees
     # One process on the same batches ends within ~1e-5 of the workers: not bit for bit.
     assert not _chapter_10_worker_check([w * (1 + 1e-6) for w in weights], elbo, weights, elbo)
+
+
+# Chapter 9 (curing collapse, the aggregate posterior, grey pixels). Each check is rerun on small
+# cases: it passes on the right input and fails on a perturbed one.
+
+def _chapter_9_binarisation_check(grey, logits, binarise, num_binarisations=200, seed=0):
+    """Chapter 9's identity: the Bernoulli log-probability averaged over binarisations b ~ Bern(x)
+    (Monte Carlo, `binarise(x, generator)` draws one b) is the cross-entropy of the grey x (scipy),
+    each image within 4 standard errors. grey, logits: (N, 28, 28, 1)."""
+    from vae_helpers import likelihoods
+
+    x, eta = np.asarray(grey, np.float64), np.asarray(logits, np.float64)
+    closed_form = np.sum(x * special.log_expit(eta) + (1 - x) * special.log_expit(-eta), axis=(1, 2, 3))
+    generator = np.random.default_rng(seed)
+    draws = np.stack([likelihoods.bernoulli(binarise(x, generator).astype(np.float32),
+                                            logits.astype(np.float32)).numpy()
+                      for _ in range(num_binarisations)])
+    error = draws.std(axis=0, ddof=1) / np.sqrt(num_binarisations)
+    return bool(np.all(np.abs(draws.mean(axis=0) - closed_form) < 4 * error))
+
+
+def test_chapter_9_binarisation_check_holds_for_bernoulli_draws_and_fails_for_a_threshold():
+    from vae_helpers import data
+
+    grey = data.load_mnist("bundled").test_images[:8]
+    logits = np.random.default_rng(5).normal(scale=3.0, size=grey.shape)
+    assert _chapter_9_binarisation_check(grey, logits, lambda x, g: g.uniform(size=x.shape) < x)
+    # A threshold is one fixed binarisation (and no error to hide behind); a draw with the
+    # wrong probability, Bern(x^2), averages to another number.
+    assert not _chapter_9_binarisation_check(grey, logits, lambda x, g: x > 0.5)
+    assert not _chapter_9_binarisation_check(grey, logits, lambda x, g: g.uniform(size=x.shape) < x**2)
