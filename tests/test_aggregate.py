@@ -135,3 +135,19 @@ def test_rate_decomposition_needs_two_draws_for_its_standard_errors():
 def test_grid_refuses_bounds_that_are_not_finite(low, high):
     with pytest.raises(ValueError, match="finite low < high"):
         aggregate.grid(low, high, 4)
+
+
+def test_information_from_responsibilities_agrees_with_the_rate_decomposition():
+    means, logvars = _components(40, scale=1.0)
+    split = aggregate.rate_decomposition(means, logvars, 40_000)
+    information, error = aggregate.information_from_responsibilities(means, logvars, 40_000)
+    assert abs(information - split["mutual_information"]) < 4 * math.hypot(error, split["mutual_information_se"])
+
+
+def test_information_from_responsibilities_in_the_two_limits():
+    # One component: z names nothing. Far apart narrow ones: z names its image, I = log N.
+    means, logvars = _components(1)
+    assert aggregate.information_from_responsibilities(means, logvars, 100)[0] == pytest.approx(0.0, abs=1e-12)
+    means = 100.0 * np.arange(5, dtype=np.float64)[:, None] * np.ones((1, 2))
+    information, _ = aggregate.information_from_responsibilities(means, np.full((5, 2), -4.0), 100)
+    assert information == pytest.approx(math.log(5), abs=1e-9)

@@ -352,3 +352,91 @@ def test_chapter_9_binarisation_check_holds_for_bernoulli_draws_and_fails_for_a_
     # wrong probability, Bern(x^2), averages to another number.
     assert not _chapter_9_binarisation_check(grey, logits, lambda x, g: x > 0.5)
     assert not _chapter_9_binarisation_check(grey, logits, lambda x, g: g.uniform(size=x.shape) < x**2)
+
+
+def _chapter_9_kl_bars_check(means, logvars, kl_bars, num_draws=4, seed=0):
+    """Chapter 9's bar check: each dimension's KL (the bars) against log q(z_j|x) - log N(z_j; 0, 1)
+    from scipy at `num_draws` draws z ~ q per image, within 4 standard errors + 1e-5 nats."""
+    std = np.exp(logvars / 2)
+    z = means + std * np.random.default_rng(seed).standard_normal((num_draws, *means.shape))
+    terms = (stats.norm.logpdf(z, means, std) - stats.norm.logpdf(z)).reshape(-1, means.shape[1])
+    error = terms.std(axis=0, ddof=1) / np.sqrt(len(terms))
+    return bool(np.all(np.abs(terms.mean(axis=0) - kl_bars) < 4 * error + 1e-5))
+
+
+def test_chapter_9_kl_bars_check_catches_a_kl_with_the_log_std_for_the_log_variance():
+    from vae_helpers import losses
+
+    rng = np.random.default_rng(6)
+    means = rng.normal(scale=[1.5, 0.5, 0.05, 0.0], size=(500, 4))  # from active to collapsed
+    logvars = rng.uniform(np.log([0.01, 0.1, 0.8, 1.0]), np.log([0.05, 0.3, 1.0, 1.0]), size=(500, 4))
+    right = np.asarray(losses.analytic_kl_per_dimension(means, logvars)).mean(axis=0)
+    assert _chapter_9_kl_bars_check(means, logvars, right)
+    wrong = (0.5 * (np.exp(logvars / 2) + means**2 - 1 - logvars / 2)).mean(axis=0)
+    assert not _chapter_9_kl_bars_check(means, logvars, wrong)
+    # The old check compared the bars' sum with the table's rate, which was that sum.
+    assert not _chapter_9_kl_bars_check(means, logvars, right[[1, 0, 2, 3]])
+
+
+def _chapter_9_mass_check(log_density, means, logvars, half, num_per_axis=200):
+    """Chapter 9's grid check: the mass of q in the coarse grid's cells with centres in [-2, 2]^2,
+    summed on the grid (`log_density` of points (M, 2)), against scipy's normal cdf per component,
+    within twice the sum's change when the cells are halved, plus 1e-4."""
+    from vae_helpers import aggregate
+
+    z, cell = aggregate.grid(-half, half, num_per_axis)
+    coarse_z, coarse_cell = aggregate.grid(-half, half, num_per_axis // 2)
+    edge = np.abs(coarse_z[np.all(np.abs(coarse_z) < 2, axis=1)]).max() + np.sqrt(coarse_cell) / 2
+    std = np.exp(logvars / 2)
+    exact = np.mean(np.prod(stats.norm.cdf((edge - means) / std) - stats.norm.cdf((-edge - means) / std), axis=1))
+
+    def mass(points, area):
+        return np.exp(log_density(points[np.all(np.abs(points) < edge, axis=1)])).sum() * area
+
+    fine, coarse = mass(z, cell), mass(coarse_z, coarse_cell)
+    return abs(fine - exact) < 2 * abs(fine - coarse) + 1e-4
+
+
+def test_chapter_9_mass_check_catches_a_density_with_the_wrong_scale_or_place():
+    from vae_helpers import aggregate
+
+    rng = np.random.default_rng(7)
+    means = rng.normal(scale=1.2, size=(300, 2))
+    logvars = rng.uniform(np.log(0.01), np.log(0.1), size=(300, 2))
+    half = float(np.ceil(np.max(np.abs(means) + 6 * np.exp(logvars / 2))))
+    assert _chapter_9_mass_check(lambda z: aggregate.log_density(z, means, logvars), means, logvars, half)
+    # Each still a normalised density in the box, so the old check (mass in the box = 1) passed.
+    assert not _chapter_9_mass_check(lambda z: aggregate.log_density(z, means, logvars + 1.0),
+                                     means, logvars, half)
+    assert not _chapter_9_mass_check(lambda z: aggregate.log_density(z, 1.05 * means, logvars),
+                                     means, logvars, half)
+
+
+def _chapter_9_information_check(information, error, means, logvars, num_samples):
+    """Chapter 9's check of I(x; z): an estimate with its standard error against
+    `aggregate.information_from_responsibilities` (other draws, another formula), 4 joint errors."""
+    from vae_helpers import aggregate
+
+    other, other_error = aggregate.information_from_responsibilities(means, logvars, num_samples)
+    return abs(information - other) < 4 * math.hypot(error, other_error)
+
+
+def test_chapter_9_information_check_catches_a_log_q_given_x_of_the_wrong_component():
+    from vae_helpers import aggregate
+
+    rng = np.random.default_rng(8)
+    means = rng.normal(size=(200, 2))
+    logvars = rng.uniform(np.log(0.02), np.log(0.3), size=(200, 2))
+    split = aggregate.rate_decomposition(means, logvars, 20_000)
+    assert _chapter_9_information_check(split["mutual_information"], split["mutual_information_se"],
+                                        means, logvars, 20_000)
+    # log q(z|x_n) taken at a neighbouring component of the one z was drawn from.
+    z, component = aggregate.sample(means, logvars, 20_000)
+    shifted = (component + 1) % len(means)
+    log_q_given_x = -0.5 * np.sum((z - means[shifted]) ** 2 * np.exp(-logvars[shifted])
+                                  + logvars[shifted] + np.log(2 * np.pi), axis=1)
+    terms = log_q_given_x - aggregate.log_density(z, means, logvars)
+    assert not _chapter_9_information_check(terms.mean(), terms.std(ddof=1) / np.sqrt(len(terms)),
+                                            means, logvars, 20_000)
+    # What the chapter asserted before, 0 < I < log N, holds for any I in between.
+    assert 0 < split["mutual_information"] < split["log_n"]

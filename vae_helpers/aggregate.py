@@ -105,6 +105,33 @@ def rate_decomposition(means, logvars, num_samples, seed=config.SEED):
     }
 
 
+def information_from_responsibilities(means, logvars, num_samples, seed=config.SEED + 1):
+    """I(x; z) = log N - E_{z ~ q(z)}[H(n | z)], a second estimate that shares no draws (by
+    default) or formula with `rate_decomposition`'s.
+
+    Given z, the image it came from has the posterior r_n(z) = q(z|x_n) / (N q(z)) over the N
+    images (the components' responsibilities); its entropy H(n | z) is computed exactly for each
+    draw z ~ q(z), so only z is sampled, not the component whose log-ratio is averaged.
+
+    Args:
+      means, logvars: (N, latent_dim), the encoder's q(z|x_n).
+      num_samples: int >= 2, draws of z ~ q(z).
+    Returns:
+      (information, standard_error): floats, nats.
+    """
+    means, logvars = _check_components(means, logvars)
+    num_samples = config.positive_int("num_samples", num_samples, minimum=2)
+    z, _ = sample(means, logvars, num_samples, seed)
+    chunk = max(1, ENTRIES_PER_CHUNK // len(means))
+    entropies = []
+    for i in range(0, len(z), chunk):
+        log_components = log_gaussians(z[i : i + chunk], means, logvars)  # (chunk, N)
+        log_r = log_components - logsumexp(log_components, axis=1, keepdims=True)
+        entropies.append(-np.sum(np.exp(log_r) * log_r, axis=1))
+    terms = math.log(len(means)) - np.concatenate(entropies)
+    return float(terms.mean()), _standard_error(terms)
+
+
 def grid(low, high, num_per_axis):
     """Midpoints of a num_per_axis x num_per_axis grid over the square [low, high]^2.
 
