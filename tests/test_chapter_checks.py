@@ -440,3 +440,53 @@ def test_chapter_9_information_check_catches_a_log_q_given_x_of_the_wrong_compon
                                             means, logvars, 20_000)
     # What the chapter asserted before, 0 < I < log N, holds for any I in between.
     assert 0 < split["mutual_information"] < split["log_n"]
+
+
+# Chapter 8 (β and collapse). The KL bars are checked against scipy's log-densities at draws of z,
+# not against the sum they make (the old check: the bars against the rate they add up to).
+
+def _chapter_8_kl_bars_check(means, logvars, kl_bars, seed=0):
+    """Chapter 8's bar check: each dimension's KL against log q(z_j|x) - log N(z_j; 0, 1) from
+    scipy at 4 draws z ~ q per image, within 4 standard errors + 1e-5 nats. means, logvars: (N, d)."""
+    std = np.exp(logvars / 2)
+    z = means + std * np.random.default_rng(seed).standard_normal((4, *std.shape))
+    terms = (stats.norm.logpdf(z, means, std) - stats.norm.logpdf(z)).reshape(-1, means.shape[1])
+    error = terms.std(axis=0, ddof=1) / np.sqrt(len(terms))
+    return bool(np.all(np.abs(terms.mean(axis=0) - kl_bars) < 4 * error + 1e-5))
+
+
+def _chapter_8_codes():
+    rng = np.random.default_rng(81)
+    # active; inactive with a shared mean offset; inactive with sigma away from 1; collapsed
+    means = np.stack([rng.normal(scale=1.0, size=2000), 0.3 + rng.normal(scale=0.05, size=2000),
+                      rng.normal(scale=0.05, size=2000), rng.normal(scale=0.02, size=2000)], axis=1)
+    logvars = np.log(np.stack([rng.uniform(0.05, 0.2, 2000), np.full(2000, 0.98),
+                               rng.uniform(0.3, 0.5, 2000), np.full(2000, 0.99)], axis=1))
+    return means, logvars
+
+
+def test_chapter_8_kl_bars_check_catches_a_kl_without_its_variance_part_or_permuted_bars():
+    from vae_helpers import losses
+
+    means, logvars = _chapter_8_codes()
+    right = np.asarray(losses.analytic_kl_per_dimension(means, logvars)).mean(axis=0)
+    assert _chapter_8_kl_bars_check(means, logvars, right)
+    # The split the chapter tabulates adds up to the package's KL, dimension by dimension.
+    offset, moving = 0.5 * means.mean(axis=0) ** 2, 0.5 * means.var(axis=0)
+    variance = 0.5 * np.mean(np.exp(logvars) - 1 - logvars, axis=0)
+    assert np.allclose(offset + moving + variance, right, rtol=1e-6, atol=1e-9)
+    assert not _chapter_8_kl_bars_check(means, logvars, offset + moving)  # the means' part only
+    assert not _chapter_8_kl_bars_check(means, logvars, right[[0, 2, 1, 3]])
+    # The old check, the bars' sum against the rate they sum to, passes permuted bars.
+    assert math.isclose(right[[0, 2, 1, 3]].sum(), right.sum())
+
+
+def test_chapter_8_units_inactive_by_their_means_need_not_be_collapsed_by_their_kl():
+    """What the chapter's unit table counts: the activity test (Var_x mu_j > 0.01) and collapse
+    (KL_j < 0.01 nats) disagree on units 1 (a mean offset) and 2 (sigma away from 1)."""
+    from vae_helpers import losses
+
+    means, logvars = _chapter_8_codes()
+    kl = np.asarray(losses.analytic_kl_per_dimension(means, logvars)).mean(axis=0)
+    assert list(means.var(axis=0) > 0.01) == [True, False, False, False]
+    assert list(kl < 0.01) == [False, False, False, True]
