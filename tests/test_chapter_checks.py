@@ -442,6 +442,42 @@ def test_chapter_9_information_check_catches_a_log_q_given_x_of_the_wrong_compon
     assert 0 < split["mutual_information"] < split["log_n"]
 
 
+# Chapter 7 (evaluating log p(x)). Each check is a function of vae_helpers.evaluation, run here on
+# small cases: it passes on the right input and fails on a perturbed one.
+
+def _chapter_7_old_iwae_check(exact, estimate, margin=0.1):
+    """What chapter 7 asserted before: the mean gap within 3 standard errors across images."""
+    gaps = exact - estimate
+    return abs(gaps.mean()) <= 3 * gaps.std(ddof=1) / np.sqrt(len(gaps)) + margin
+
+
+def test_chapter_7_iwae_check_holds_per_image_and_catches_one_image_far_off():
+    """IWAE_k of 16 linear-Gaussian 'images' (q the posterior, widened and shifted, so the
+    weights have a finite variance) against the exact log p(x): every image within 3 of its own
+    standard errors plus 0.1 nats. Moving one image's log p(x) by 1,000 nats fails the check;
+    the across-image check the chapter made before passes it."""
+    from vae_helpers import evaluation
+
+    model = toy.LinearGaussian.random(seed=11, data_dim=6, latent_dim=2)
+    x, _ = model.sample(16, seed=12)
+    post_mean, post_cov = model.posterior(x)
+    mean = post_mean + 0.2 * np.sqrt(np.diag(post_cov))
+    logvar = np.log(np.broadcast_to(1.5 * np.diag(post_cov), mean.shape))
+    found = bounds.importance_diagnostics(lambda z: model.log_joint(x, z), mean, logvar, 500, seed=13)
+    estimate, error = found["iwae"].numpy(), found["standard_error"].numpy()
+    exact = model.log_marginal(x).numpy()
+    assert len(evaluation.iwae_outliers(exact, estimate, error, margin=0.1)) == 0
+    far = exact.copy()
+    far[5] += 1000.0
+    assert list(evaluation.iwae_outliers(far, estimate, error, margin=0.1)) == [5]
+    assert _chapter_7_old_iwae_check(far, estimate)
+    # An image off by 10 standard errors but less than the across-image error fails too.
+    off = exact.copy()
+    off[3] += 10 * error[3] + 0.1
+    assert list(evaluation.iwae_outliers(off, estimate, error, margin=0.1)) == [3]
+    assert _chapter_7_old_iwae_check(off, estimate)
+
+
 # Chapter 8 (β and collapse). The KL bars are checked against scipy's log-densities at draws of z,
 # not against the sum they make (the old check: the bars against the rate they add up to).
 

@@ -259,3 +259,35 @@ def test_a_model_that_computes_its_elbo_its_own_way_is_refused(test_x):
 
     with pytest.raises(ValueError, match="Tempered overrides terms.*log_likelihood"):
         evaluation.monte_carlo_elbo(Tempered(2, seed=0), test_x, 2)
+
+
+def test_iwae_diagnostics_give_iwaes_values_and_the_spread_of_its_weights(trained_2d, test_x):
+    """Same draws as iwae (batches and chunks alike); ESS and standard error against numpy on the
+    log-weights drawn by bounds.log_weights with the same generator."""
+    import keras
+
+    from vae_helpers import bounds
+
+    found = evaluation.iwae_diagnostics(trained_2d, test_x, 30, batch_size=4, seed=5)
+    np.testing.assert_array_equal(found["iwae"], evaluation.iwae(trained_2d, test_x, 30, batch_size=4, seed=5))
+    generator = keras.random.SeedGenerator(5)
+    log_w = []
+    for start in range(0, len(test_x), 4):
+        x = test_x[start : start + 4]
+        mean, logvar = trained_2d.encode(x)
+        log_w.append(np.asarray(bounds.log_weights(evaluation.log_joint_of(trained_2d, x), mean, logvar, 30, generator), np.float64))
+    log_w = np.concatenate(log_w, axis=1)
+    w = np.exp(log_w - log_w.max(axis=0))
+    np.testing.assert_allclose(found["ess"], w.sum(0) ** 2 / (w**2).sum(0), rtol=1e-4)
+    np.testing.assert_allclose(found["standard_error"], w.std(0, ddof=1) / (np.sqrt(30) * w.mean(0)), rtol=1e-4)
+    assert np.all((found["ess"] >= 1 - 1e-6) & (found["ess"] <= 30 + 1e-6))
+
+
+def test_iwae_outliers_hold_each_image_to_its_own_error():
+    exact = np.zeros(4)
+    estimate = np.array([-0.1, 0.2, -0.7, 2.0])
+    error = np.array([0.1, 0.05, 0.1, 1.0])
+    # By hand, |gap| against 3 * error + 0.1: 0.1 <= 0.4, 0.2 <= 0.25, 0.7 > 0.4, 2 <= 3.1.
+    np.testing.assert_array_equal(evaluation.iwae_outliers(exact, estimate, error, margin=0.1), [2])
+    with pytest.raises(ValueError, match="1-D arrays of one shape"):
+        evaluation.iwae_outliers(exact, estimate[:3], error, margin=0.1)

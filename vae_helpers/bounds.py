@@ -96,3 +96,43 @@ def iwae(log_joint, mean, logvar, k, seed=None, chunk_size=None):
         chunk = tf.reduce_logsumexp(log_weights(log_joint, mean, logvar, min(chunk_size, k - start), seed), axis=0)
         total = chunk if total is None else tf.reduce_logsumexp(tf.stack([total, chunk]), axis=0)
     return total - math.log(k)
+
+
+def importance_diagnostics(log_joint, mean, logvar, k, seed=None, chunk_size=None):
+    """IWAE_k and what its k importance weights say about it, from one draw of k samples.
+
+    The samples are those `iwae` draws for the same seed and chunk_size, so "iwae" equals its value.
+    With normalised weights w_i / sum_j w_j, the effective sample size is
+    ESS = (sum_i w_i)^2 / sum_i w_i^2, between 1 (one weight carries everything) and k (all
+    equal). The standard error of log((1/k) sum_i w_i) by the delta method is the sample standard
+    deviation of w over sqrt(k) mean(w), which is sqrt((k / ESS - 1) / (k - 1)). Both are
+    estimates from the weights drawn: where the weights' variance is infinite (q narrower than
+    the posterior) the ESS of k draws overstates the truth and falls further as k grows.
+
+    Args:
+      log_joint, mean, logvar, k, seed, chunk_size: as for `iwae`.
+    Returns:
+      A dict of (batch,) tensors: "iwae" (nats), "ess" (in samples) and "standard_error" (nats;
+      inf when k = 1).
+    """
+    mean, logvar = _check_q(mean, logvar)
+    k = config.positive_int("k", k)
+    chunk_size = k if chunk_size is None else config.positive_int("chunk_size", chunk_size)
+    if not isinstance(seed, keras.random.SeedGenerator):
+        seed = keras.random.SeedGenerator(seed)
+    total = squares = None  # running log sum_i w_i and log sum_i w_i^2
+    for start in range(0, k, chunk_size):
+        log_w = log_weights(log_joint, mean, logvar, min(chunk_size, k - start), seed)
+        chunk, chunk_squares = tf.reduce_logsumexp(log_w, axis=0), tf.reduce_logsumexp(2.0 * log_w, axis=0)
+        if total is None:
+            total, squares = chunk, chunk_squares
+        else:
+            total = tf.reduce_logsumexp(tf.stack([total, chunk]), axis=0)
+            squares = tf.reduce_logsumexp(tf.stack([squares, chunk_squares]), axis=0)
+    ess = tf.exp(2.0 * total - squares)
+    if k == 1:
+        error = tf.fill(tf.shape(ess), tf.constant(math.inf, ess.dtype))
+    else:
+        # k / ESS >= 1 in exact arithmetic; rounding may put it a hair below.
+        error = tf.sqrt(tf.maximum(k / ess - 1.0, 0.0) / (k - 1))
+    return {"iwae": total - math.log(k), "ess": ess, "standard_error": error}

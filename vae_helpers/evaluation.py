@@ -130,6 +130,57 @@ def iwae(model, images, k, batch_size=100, seed=config.SEED):
     return np.concatenate([np.asarray(score, np.float64) for score in scores])
 
 
+def iwae_diagnostics(model, images, k, batch_size=100, seed=config.SEED):
+    """IWAE_k of each image, as `iwae` gives it for the same arguments, with its effective sample
+    size and standard error (`vae_helpers.bounds.importance_diagnostics`).
+
+    Args:
+      model, images, k, batch_size, seed: as for `iwae`.
+    Returns:
+      A dict of float64 arrays (N,): "iwae" (nats), "ess" (samples, 1 to k) and
+      "standard_error" (nats, by the delta method; inf for k = 1).
+    """
+    images = _check_images(model, images)
+    batch_size = config.positive_int("batch_size", batch_size)
+    generator = keras.random.SeedGenerator(seed)
+    chunk_size = max(1, DECODES_PER_CALL // batch_size)
+    parts = {"iwae": [], "ess": [], "standard_error": []}
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size]
+        mean, logvar = model.encode(x)
+        found = bounds.importance_diagnostics(log_joint_of(model, x), mean, logvar, k, seed=generator,
+                                              chunk_size=chunk_size)
+        for name, values in found.items():
+            parts[name].append(np.asarray(values, np.float64))
+    return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def iwae_outliers(log_marginal, estimate, standard_error, margin, num_errors=3.0):
+    """The images whose IWAE_k estimate is further from the exact log p(x) than its own error allows.
+
+    Image i passes when |log_marginal_i - estimate_i| <= num_errors * standard_error_i + margin:
+    each image is held to its own Monte Carlo standard error (`iwae_diagnostics`), so one image
+    far off cannot hide behind an error taken across images; `margin` (nats) allows the bias that
+    remains at finite k.
+
+    Args:
+      log_marginal, estimate, standard_error: float arrays (N,), nats.
+      margin: a number >= 0, nats.
+      num_errors: how many standard errors an image may be off.
+    Returns:
+      int array of the failing images' indices (empty when all pass).
+    """
+    log_marginal, estimate, standard_error = (np.asarray(a, np.float64)
+                                              for a in (log_marginal, estimate, standard_error))
+    if not log_marginal.shape == estimate.shape == standard_error.shape or log_marginal.ndim != 1:
+        raise ValueError(
+            f"log_marginal, estimate and standard_error must be 1-D arrays of one shape; got "
+            f"{log_marginal.shape}, {estimate.shape} and {standard_error.shape}."
+        )
+    passed = np.abs(log_marginal - estimate) <= num_errors * standard_error + margin
+    return np.flatnonzero(~passed)
+
+
 def summarize(scores):
     """Mean and standard error of per-image scores.
 
