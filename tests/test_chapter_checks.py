@@ -526,3 +526,20 @@ def test_chapter_8_units_inactive_by_their_means_need_not_be_collapsed_by_their_
     kl = np.asarray(losses.analytic_kl_per_dimension(means, logvars)).mean(axis=0)
     assert list(means.var(axis=0) > 0.01) == [True, False, False, False]
     assert list(kl < 0.01) == [False, False, False, True]
+
+
+# Chapter 6, review of issue 22: the share of prior draws shorter than a typical midpoint.
+
+def _chapter_6_short_share_check(draws, share):
+    """Chapter 6's check: the share of draws (N, 16) with squared norm below d/2 = 8 against
+    `share` (the chapter's chi-squared cdf), within 4 binomial standard errors."""
+    counted = np.mean(np.sum(draws**2, axis=1) < 8)
+    return abs(counted - share) < 4 * np.sqrt(share * (1 - share) / len(draws))
+
+
+def test_chapter_6_short_share_check_catches_the_wrong_degrees_of_freedom_or_the_norm():
+    draws = np.random.default_rng(0).normal(size=(10_000, 16))
+    assert _chapter_6_short_share_check(draws, stats.chi2.cdf(8, 16))
+    assert not _chapter_6_short_share_check(draws, stats.chi2.cdf(8, 15))
+    assert not _chapter_6_short_share_check(draws, stats.chi2.cdf(8**2, 16))  # the norm for its square
+    assert not _chapter_6_short_share_check(0.9 * draws, stats.chi2.cdf(8, 16))  # not prior draws
