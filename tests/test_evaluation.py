@@ -284,10 +284,12 @@ def test_iwae_diagnostics_give_iwaes_values_and_the_spread_of_its_weights(traine
 
 
 def test_iwae_outliers_hold_each_image_to_its_own_error():
-    exact = np.zeros(4)
-    estimate = np.array([-0.1, 0.2, -0.7, 2.0])
-    error = np.array([0.1, 0.05, 0.1, 1.0])
-    # By hand, |gap| against 3 * error + 0.1: 0.1 <= 0.4, 0.2 <= 0.25, 0.7 > 0.4, 2 <= 3.1.
-    np.testing.assert_array_equal(evaluation.iwae_outliers(exact, estimate, error, margin=0.1), [2])
+    exact = np.zeros(5)
+    estimate = np.array([-0.1, 0.2, -0.7, 2.0, 0.5])
+    error = np.array([0.1, 0.05, 0.1, 1.0, 0.1])
+    # By hand, |gap| against 3 * error + 0.1: 0.1 <= 0.4, 0.2 <= 0.25, 0.7 > 0.4, 2 <= 3.1, 0.5 > 0.4;
+    # as a bound only the estimates above 0 count: 0.5 > 0.4.
+    np.testing.assert_array_equal(evaluation.iwae_outliers(exact, estimate, error, margin=0.1), [2, 4])
+    np.testing.assert_array_equal(evaluation.iwae_outliers(exact, estimate, error, 0.1, bound_only=True), [4])
     with pytest.raises(ValueError, match="1-D arrays of one shape"):
         evaluation.iwae_outliers(exact, estimate[:3], error, margin=0.1)
