@@ -481,3 +481,70 @@ def test_chapter_7_iwae_check_holds_per_image_and_catches_one_image_far_off():
     off[3] += 10 * error[3] + 0.1
     assert list(evaluation.iwae_outliers(off, estimate, error, margin=0.1)) == [3]
     assert _chapter_7_old_iwae_check(off, estimate)
+
+
+# Chapter 8 (β and collapse). The KL bars are checked against scipy's log-densities at draws of z,
+# not against the sum they make (the old check: the bars against the rate they add up to).
+
+def _chapter_8_kl_bars_check(means, logvars, kl_bars, seed=0):
+    """Chapter 8's bar check: each dimension's KL against log q(z_j|x) - log N(z_j; 0, 1) from
+    scipy at 4 draws z ~ q per image, within 4 standard errors + 1e-5 nats. means, logvars: (N, d)."""
+    std = np.exp(logvars / 2)
+    z = means + std * np.random.default_rng(seed).standard_normal((4, *std.shape))
+    terms = (stats.norm.logpdf(z, means, std) - stats.norm.logpdf(z)).reshape(-1, means.shape[1])
+    error = terms.std(axis=0, ddof=1) / np.sqrt(len(terms))
+    return bool(np.all(np.abs(terms.mean(axis=0) - kl_bars) < 4 * error + 1e-5))
+
+
+def _chapter_8_codes():
+    rng = np.random.default_rng(81)
+    # active; inactive with a shared mean offset; inactive with sigma away from 1; collapsed
+    means = np.stack([rng.normal(scale=1.0, size=2000), 0.3 + rng.normal(scale=0.05, size=2000),
+                      rng.normal(scale=0.05, size=2000), rng.normal(scale=0.02, size=2000)], axis=1)
+    logvars = np.log(np.stack([rng.uniform(0.05, 0.2, 2000), np.full(2000, 0.98),
+                               rng.uniform(0.3, 0.5, 2000), np.full(2000, 0.99)], axis=1))
+    return means, logvars
+
+
+def test_chapter_8_kl_bars_check_catches_a_kl_without_its_variance_part_or_permuted_bars():
+    from vae_helpers import losses
+
+    means, logvars = _chapter_8_codes()
+    right = np.asarray(losses.analytic_kl_per_dimension(means, logvars)).mean(axis=0)
+    assert _chapter_8_kl_bars_check(means, logvars, right)
+    # The split the chapter tabulates adds up to the package's KL, dimension by dimension.
+    offset, moving = 0.5 * means.mean(axis=0) ** 2, 0.5 * means.var(axis=0)
+    variance = 0.5 * np.mean(np.exp(logvars) - 1 - logvars, axis=0)
+    assert np.allclose(offset + moving + variance, right, rtol=1e-6, atol=1e-9)
+    assert not _chapter_8_kl_bars_check(means, logvars, offset + moving)  # the means' part only
+    assert not _chapter_8_kl_bars_check(means, logvars, right[[0, 2, 1, 3]])
+    # The old check, the bars' sum against the rate they sum to, passes permuted bars.
+    assert math.isclose(right[[0, 2, 1, 3]].sum(), right.sum())
+
+
+def test_chapter_8_units_inactive_by_their_means_need_not_be_collapsed_by_their_kl():
+    """What the chapter's unit table counts: the activity test (Var_x mu_j > 0.01) and collapse
+    (KL_j < 0.01 nats) disagree on units 1 (a mean offset) and 2 (sigma away from 1)."""
+    from vae_helpers import losses
+
+    means, logvars = _chapter_8_codes()
+    kl = np.asarray(losses.analytic_kl_per_dimension(means, logvars)).mean(axis=0)
+    assert list(means.var(axis=0) > 0.01) == [True, False, False, False]
+    assert list(kl < 0.01) == [False, False, False, True]
+
+
+# Chapter 6, review of issue 22: the share of prior draws shorter than a typical midpoint.
+
+def _chapter_6_short_share_check(draws, share):
+    """Chapter 6's check: the share of draws (N, 16) with squared norm below d/2 = 8 against
+    `share` (the chapter's chi-squared cdf), within 4 binomial standard errors."""
+    counted = np.mean(np.sum(draws**2, axis=1) < 8)
+    return abs(counted - share) < 4 * np.sqrt(share * (1 - share) / len(draws))
+
+
+def test_chapter_6_short_share_check_catches_the_wrong_degrees_of_freedom_or_the_norm():
+    draws = np.random.default_rng(0).normal(size=(10_000, 16))
+    assert _chapter_6_short_share_check(draws, stats.chi2.cdf(8, 16))
+    assert not _chapter_6_short_share_check(draws, stats.chi2.cdf(8, 15))
+    assert not _chapter_6_short_share_check(draws, stats.chi2.cdf(8**2, 16))  # the norm for its square
+    assert not _chapter_6_short_share_check(0.9 * draws, stats.chi2.cdf(8, 16))  # not prior draws
