@@ -548,3 +548,71 @@ def test_chapter_6_short_share_check_catches_the_wrong_degrees_of_freedom_or_the
     assert not _chapter_6_short_share_check(draws, stats.chi2.cdf(8, 15))
     assert not _chapter_6_short_share_check(draws, stats.chi2.cdf(8**2, 16))  # the norm for its square
     assert not _chapter_6_short_share_check(0.9 * draws, stats.chi2.cdf(8, 16))  # not prior draws
+
+
+# Chapter 2, review of issue 22: the bound checked near the posterior, and the score function
+# with a baseline.
+
+def _chapter_2_bound_check(elbo, model, x, num_random=1000, seed=7):
+    """Chapter 2's bound check: `elbo(x, mean, logvar)` (batch,) below the exact log p(x) for
+    random q and for q near the posterior (off by 1e-3 to 1), with at least 10 ELBOs within 1e-3
+    nats. Returns (passes, passes on the random q alone)."""
+    rng = np.random.default_rng(seed)
+    log_px = model.log_marginal(x).numpy()[0]
+    xs = np.repeat(x, num_random, axis=0)
+    random_gaps = log_px - elbo(xs, rng.normal(scale=2.0, size=(num_random, 3)),
+                                rng.uniform(-4, 2, size=(num_random, 3)))
+    mean, cov = model.posterior(x)
+    scales = np.logspace(-3, 0, num_random)[:, None]
+    near_gaps = log_px - elbo(xs, mean + scales * rng.normal(size=(num_random, 3)) * np.sqrt(np.diag(cov)),
+                              np.log(np.diag(cov)) + scales * rng.normal(size=(num_random, 3)))
+    gaps = np.concatenate([random_gaps, near_gaps])
+    return bool(np.all(gaps >= 0) and np.sum(gaps < 1e-3) >= 10), bool(np.all(random_gaps >= 0))
+
+
+def test_chapter_2_bound_check_catches_an_elbo_a_hundredth_of_a_nat_too_high():
+    model = toy.LinearGaussian.random(seed=5, data_dim=6, latent_dim=3, noise_std=0.5, orthogonal=True)
+    x, _ = model.sample(1, seed=6)
+
+    def exact(*args):
+        return model.exact_elbo(*args).numpy()
+
+    assert _chapter_2_bound_check(exact, model, x) == (True, True)
+    # A bug that raises every ELBO by 0.01 nats: random q alone (3.5 nats below) pass it.
+    assert _chapter_2_bound_check(lambda *args: exact(*args) + 0.01, model, x) == (False, True)
+
+
+def _chapter_2_gradients(num_gradients=4000, seed=5):
+    """Per-draw gradients wrt q's mean on the chapter's linear-Gaussian model, in numpy: the
+    reparameterised one (grad_z log p(x, z); log q(mu + sigma eps) does not depend on mu), the
+    score function f (z - mu) / sigma^2, and the same with the leave-one-out mean of f subtracted."""
+    model = toy.LinearGaussian.random(seed=42, data_dim=6, latent_dim=2, noise_std=0.5)
+    x, _ = model.sample(1, seed=1)
+    mean, std = np.array([0.3, -0.2]), np.exp(0.5 * np.array([-1.0, -0.5]))
+    z = mean + std * np.random.default_rng(seed).normal(size=(num_gradients, 2))
+    w, b, s = model.weights, model.bias, model.noise_std
+    reparameterised = (x[0] - z @ w.T - b) @ w / s**2 - z
+    f = (stats.multivariate_normal.logpdf(z @ w.T + b - x[0], cov=s**2 * np.eye(6))
+         + stats.norm.logpdf(z).sum(axis=1) - stats.norm.logpdf(z, mean, std).sum(axis=1))
+    score_of_q = (z - mean) / std**2
+    leave_one_out = (f.sum() - f) / (num_gradients - 1)
+    return reparameterised, f[:, None] * score_of_q, (f - leave_one_out)[:, None] * score_of_q
+
+
+def _chapter_2_variance_check(reparameterised, score, baselined, floor=2):
+    ratios = [grads.var(axis=0).mean() / reparameterised.var(axis=0).mean() for grads in (score, baselined)]
+    return min(ratios) > floor
+
+
+def test_chapter_2_variance_check_holds_with_the_baseline_and_fails_where_the_old_floor_did():
+    reparameterised, score, baselined = _chapter_2_gradients()
+    assert _chapter_2_variance_check(reparameterised, score, baselined)
+    # All three estimate one gradient: their means agree within 5 standard errors.
+    for grads in (score, baselined):
+        error = np.hypot(grads.std(axis=0), reparameterised.std(axis=0)) / np.sqrt(len(grads))
+        assert np.all(np.abs(grads.mean(axis=0) - reparameterised.mean(axis=0)) < 5 * error)
+    # The old floor of 5 held for the plain score function only; the baseline breaks it.
+    assert score.var(axis=0).mean() / reparameterised.var(axis=0).mean() > 5
+    assert not _chapter_2_variance_check(reparameterised, score, baselined, floor=5)
+    # A "reparameterised" gradient that is the score function in disguise fails.
+    assert not _chapter_2_variance_check(baselined, score, baselined)
