@@ -31,10 +31,13 @@ def test_every_notebook_is_written_without_its_solutions(edition):
     for original in originals:
         student = _cells(output / original.name)
         book = _cells(original)
-        solutions = [c for c in book if "solution" in c.get("metadata", {}).get("tags", [])]
+        tags = [c.get("metadata", {}).get("tags", []) for c in book]
+        solutions = [t for t in tags if "solution" in t]
+        hidden_tests = [t for t in tags if "grading" in t]  # tools/assignments.py's tests
         assert solutions, f"{original.name} has no solutions to remove"
-        assert len(student) == len(book) - len(solutions)
-        assert f"{original.name}: {len(solutions)} solution cell(s) removed" in report
+        assert len(student) == len(book) - len(solutions) - len(hidden_tests)
+        assert not any("grading" in c.get("metadata", {}).get("tags", []) for c in student)
+        assert f"{original.name}: {len(solutions) + len(hidden_tests)} cell(s) removed (solutions and hidden tests)" in report
         text = "\n".join("".join(c["source"]) for c in student)
         assert "{solution}" not in text and not any("hide-input" in c.get("metadata", {}).get("tags", []) for c in student)
         # The exercises themselves stay.

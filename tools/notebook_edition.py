@@ -325,13 +325,16 @@ def run_line(run, site):
             f"({site}): {mode}{data}); your own run prints its own numbers in the outputs.*")
 
 
-def edition(source, executed, book, citations, site, tag, student=False):
-    """The edition of one chapter: a notebook node. Raises EditionError on markup it cannot turn
+def edition(source, executed, book, citations, site, tag, student=False, grading=False):
+    """The edition of one chapter: a notebook node (its grading cells, hidden tests, only if
+    `grading`: tools/assignments.py asks for them). Raises EditionError on markup it cannot turn
     into plain Markdown, and on a glued name the build has no value for."""
     name = source.stem
     notebook = nbformat.read(source, as_version=4)
     chapter = Chapter(name, glued_values(executed), book, citations, site, student)
     run = printed_run(book.html_dir / "notebooks" / f"{name}.html")
+    if not grading:
+        notebook.cells = [cell for cell in notebook.cells if not student_edition.is_grading(cell)]
     if student:
         notebook.cells = [cell for cell in notebook.cells if not student_edition.is_solution(cell)]
     folder = "student" if student else "notebooks"
@@ -380,14 +383,14 @@ def write_edition(build, output, overwrite=False, sources=None):
             raise EditionError(f"{executed} is missing: the build did not execute {source.name}.")
         for folder, student in (("notebooks", False), ("student", True)):
             written[f"{folder}/{source.name}"] = edition(source, executed, book, citations, site, tag, student)
-    _check_output(output, overwrite)
+    check_output(output, overwrite)
     for relative, notebook in written.items():
         (output / relative).parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, output / relative)
     return sorted(written)
 
 
-def _check_output(output, overwrite):
+def check_output(output, overwrite):
     book = ROOT / "notebooks"
     if any(student_edition._same_file(output / folder, book) for folder in ("notebooks", "student")) \
             or student_edition._same_file(output, ROOT):

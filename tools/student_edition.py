@@ -35,8 +35,16 @@ SOLUTIONS_NOTE = "Solutions are hidden; click to open them. Try first."
 STUDENT_NOTE = "This edition has no solutions: each check cell says whether your answer passes."
 
 
+GRADING_TAG = "grading"
+"""A hidden test of an exercise (otter-grader's form): run by the book, kept for tools/assignments.py."""
+
+
 def is_solution(cell):
     return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def is_grading(cell):
+    return GRADING_TAG in cell.get("metadata", {}).get("tags", [])
 
 
 def student_edition(source):
@@ -49,7 +57,7 @@ def student_edition(source):
     except Exception as error:  # JSON or schema: both mean the chapter must be repaired first
         raise ValueError(f"{source} is not a valid notebook ({type(error).__name__}: {error}); "
                          "repair it (git diff shows what changed) and run again.") from None
-    kept = [cell for cell in notebook.cells if not is_solution(cell)]
+    kept = [cell for cell in notebook.cells if not (is_solution(cell) or is_grading(cell))]
     removed = len(notebook.cells) - len(kept)
     notebook.cells = kept
     for cell in kept:
@@ -102,7 +110,7 @@ def main(argv):
     output.mkdir(parents=True, exist_ok=True)
     for source, notebook, removed in editions:
         nbformat.write(notebook, output / source.name)
-        print(f"{source.name}: {removed} solution cell(s) removed")
+        print(f"{source.name}: {removed} cell(s) removed (solutions and hidden tests)")
 
 
 if __name__ == "__main__":
