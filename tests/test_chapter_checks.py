@@ -650,3 +650,18 @@ def test_chapter_4_toy_check_catches_an_analytic_kl_of_the_log_std():
     # full mode's 1,000,000 draws (quick mode's 100,000 would not see it).
     _, wrong, exact = _chapter_4_toy_estimates(kl_logvar_scale=0.5, num_draws=1_000_000)
     assert not _chapter_4_toy_check(wrong, exact)
+
+
+# Chapter 3, review of issue 22: the std of reparameterised draws within 5 standard errors.
+
+def _chapter_3_std_check(z, target=2.0):
+    """Chapter 3's check: each column's std of z (n, d) within 5 * target / sqrt(2n) of target."""
+    return bool(np.all(np.abs(z.std(axis=0) - target) < 5 * target / np.sqrt(2 * len(z))))
+
+
+def test_chapter_3_std_check_catches_a_std_2_percent_off_that_the_old_tolerance_passed():
+    eps = np.random.default_rng(3).standard_normal((100_000, 2))  # full mode's draws
+    assert _chapter_3_std_check(1.0 + 2.0 * eps)
+    assert not _chapter_3_std_check(1.0 + 2.04 * eps)
+    assert np.all(np.abs((2.04 * eps).std(axis=0) - 2.0) < 0.05)  # the old check passed it
+    assert not _chapter_3_std_check(1.0 + np.exp(np.log(4.0)) * eps)  # exp(logvar) for the std
