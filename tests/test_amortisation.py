@@ -149,3 +149,28 @@ def test_best_gaussian_of_a_vae_matches_an_independent_grid_search(trained_2d, i
 def test_inference_gaps_refuses_a_log_marginal_of_the_wrong_shape(trained_2d, images):
     with pytest.raises(ValueError, match="one value per image"):
         evaluation.inference_gaps(trained_2d, images, np.zeros(3), steps=1)
+
+
+def test_grid_kl_to_the_posterior_of_a_blind_decoder_is_the_kl_to_the_prior(images):
+    """Every decoder weight zero: p(x|z) = 2^-784 whatever z, so p(z|x) is the prior and
+    KL(q || p(z|x)) is the closed form 0.5 sum(var + mean^2 - 1 - log var), in numpy."""
+    from vae_helpers import models
+
+    model = models.CVAE(2, seed=0)
+    for layer in model.decoder.layers:
+        layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    mean, logvar = np.array([[0.3, -1.2], [2.0, 0.5]]), np.array([[-3.0, -1.0], [0.2, -6.0]])
+    log_marginal = np.full(2, 784 * np.log(0.5))
+    got = evaluation.grid_kl_to_posterior(model, images, mean, logvar, log_marginal)
+    expected = 0.5 * np.sum(np.exp(logvar) + mean**2 - 1 - logvar, axis=1)
+    np.testing.assert_allclose(got, expected, atol=2e-3)  # float32 sums of 784 pixel terms
+
+
+def test_grid_kl_of_the_encoders_q_is_log_p_minus_its_monte_carlo_elbo(trained_2d, images):
+    mean, logvar = (np.asarray(t, np.float64) for t in trained_2d.encode(images))
+    exact = evaluation.grid_log_marginal(trained_2d, images)
+    kl = evaluation.grid_kl_to_posterior(trained_2d, images, mean, logvar, exact)
+    sampled, error = evaluation.monte_carlo_elbo(trained_2d, images, 4000)
+    assert np.all(np.abs(kl - (exact - sampled)) < 4 * error + 0.02)
+    with pytest.raises(ValueError, match="must have shape"):
+        evaluation.grid_kl_to_posterior(trained_2d, images, mean[:1], logvar, exact)

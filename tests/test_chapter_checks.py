@@ -483,6 +483,48 @@ def test_chapter_7_iwae_check_holds_per_image_and_catches_one_image_far_off():
     assert _chapter_7_old_iwae_check(off, estimate)
 
 
+def test_chapter_7_inference_gap_check_holds_and_catches_a_wrong_elbo_or_search(trained_2d, bundled):
+    """Chapter 7's split, checked by evaluation.inference_gap_failures on 2 test digits: the
+    approximation gap against KL(q* || p(z|x)) on a grid, the amortisation gap against minus the
+    rules' errors, the encoder's ELBO against many draws. It passes as computed and fails for an
+    ELBO of q* that is off by half a nat, for a search that ended below the encoder's q, and for
+    an encoder ELBO that counts the KL term twice. (The identity the chapter asserted before,
+    approximation + amortisation = log p(x) - encoder ELBO, holds for any of these.)"""
+    from vae_helpers import data, evaluation, losses
+
+    images = data.binarize_once(bundled.test_images[:2], "static")
+    exact = evaluation.grid_log_marginal(trained_2d, images, num_per_axis=61)
+    coarse = evaluation.grid_log_marginal(trained_2d, images, num_per_axis=41, outer_per_axis=41)
+    gaps = evaluation.inference_gaps(trained_2d, images, exact, steps=60)
+    q = gaps["optimal_mean"], gaps["optimal_logvar"]
+    kl = evaluation.grid_kl_to_posterior(trained_2d, images, *q, exact)
+    kl_coarse = evaluation.grid_kl_to_posterior(trained_2d, images, *q, exact, num_per_axis=61)
+    draws, error = evaluation.monte_carlo_elbo(trained_2d, images, 2000)
+
+    def failures(changed):
+        return evaluation.inference_gap_failures(
+            changed, kl, np.abs(kl - kl_coarse), np.max(np.abs(exact - coarse)), draws, error)
+
+    assert failures(gaps) == []
+
+    def with_elbos(optimal=0.0, encoder=0.0):
+        changed = dict(gaps)
+        changed["optimal_elbo"] = gaps["optimal_elbo"] + optimal
+        changed["optimal_elbo_searched"] = gaps["optimal_elbo_searched"] + optimal
+        changed["encoder_elbo"] = gaps["encoder_elbo"] + encoder
+        changed["encoder_elbo_searched"] = gaps["encoder_elbo_searched"] + encoder
+        changed["approximation_gap"] = exact - changed["optimal_elbo"]
+        changed["amortisation_gap"] = changed["optimal_elbo"] - changed["encoder_elbo"]
+        return changed
+
+    assert any("grid KL" in f for f in failures(with_elbos(optimal=0.5)))
+    # A search that ended below where it started: q*'s ELBO under the encoder's.
+    below = gaps["encoder_elbo"] - gaps["optimal_elbo"] - 3.0
+    assert any("amortisation" in f for f in failures(with_elbos(optimal=below)))
+    kl_term = np.asarray(losses.analytic_kl(*trained_2d.encode(images)), np.float64)
+    assert any("Monte Carlo" in f for f in failures(with_elbos(encoder=-kl_term)))
+
+
 # Chapter 8 (β and collapse). The KL bars are checked against scipy's log-densities at draws of z,
 # not against the sum they make (the old check: the bars against the rate they add up to).
 

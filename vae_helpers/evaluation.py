@@ -423,11 +423,11 @@ def optimal_gaussian_elbo(model, images, steps, learning_rate=0.1, num_points=QU
       batch_size: images optimised together (each costs num_points ** latent_dim decodes a step).
     Returns:
       elbo, elbo_searched: float64 (N,), nats: the best q's ELBO by the fine rule, and by the
-      rule the search climbed.
+      rule the search climbed; mean, logvar: float64 (N, latent_dim), the best q.
     """
     images = _check_images(model, images)
     batch_size = config.positive_int("batch_size", batch_size)
-    fine, searched = [], []
+    fine, searched, means, logvars = [], [], [], []
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size]
         mean, logvar = model.encode(x)
@@ -435,7 +435,9 @@ def optimal_gaussian_elbo(model, images, steps, learning_rate=0.1, num_points=QU
         best_mean, best_logvar, best = optimal_gaussian(log_likelihood, mean, logvar, steps, learning_rate, num_points)
         searched.append(best)
         fine.append(_quadrature_elbo_of(model, x, best_mean, best_logvar, evaluation_points))
-    return np.concatenate(fine), np.concatenate(searched)
+        means.append(best_mean)
+        logvars.append(best_logvar)
+    return tuple(np.concatenate(parts) for parts in (fine, searched, means, logvars))
 
 
 def _quadrature_elbo_of(model, images, mean, logvar, num_points):
@@ -464,9 +466,10 @@ def inference_gaps(model, images, log_marginal, steps, learning_rate=0.1, num_po
       log_marginal: (N,) the exact log p(x) of each image (`grid_log_marginal` for a 2-D model).
       steps, learning_rate, num_points: as in `optimal_gaussian`.
     Returns:
-      A dict of float64 arrays (N,), nats: "log_marginal", "encoder_elbo", "optimal_elbo",
-      "optimal_elbo_searched" (the best q by the search's own rule), "approximation_gap",
-      "amortisation_gap".
+      A dict of float64 arrays (N,), nats: "log_marginal", "encoder_elbo", "encoder_elbo_searched"
+      (the encoder's q by the search's rule), "optimal_elbo", "optimal_elbo_searched" (the best q
+      by the search's own rule), "approximation_gap", "amortisation_gap"; and the best q itself,
+      "optimal_mean" and "optimal_logvar", float64 (N, latent_dim).
     """
     log_marginal = np.asarray(log_marginal, np.float64)
     if log_marginal.shape != (len(images),):
@@ -474,15 +477,114 @@ def inference_gaps(model, images, log_marginal, steps, learning_rate=0.1, num_po
     if not np.all(np.isfinite(log_marginal)):
         raise ValueError("log_marginal holds NaN or infinite values: check the computation that produced it.")
     encoder = encoder_elbo(model, images, evaluation_points)
-    optimal, searched = optimal_gaussian_elbo(model, images, steps, learning_rate, num_points, evaluation_points)
+    optimal, searched, mean, logvar = optimal_gaussian_elbo(
+        model, images, steps, learning_rate, num_points, evaluation_points)
     return {
         "log_marginal": log_marginal,
         "encoder_elbo": encoder,
+        "encoder_elbo_searched": encoder_elbo(model, images, num_points),
         "optimal_elbo": optimal,
         "optimal_elbo_searched": searched,
+        "optimal_mean": mean,
+        "optimal_logvar": logvar,
         "approximation_gap": log_marginal - optimal,
         "amortisation_gap": optimal - encoder,
     }
+
+
+def grid_kl_to_posterior(model, images, mean, logvar, log_marginal, num_per_axis=101, box_stds=8.0):
+    """KL(q || p(z|x)) of a Gaussian q for each image of a 2-D model, by a midpoint grid.
+
+    The posterior is known where log p(x) is: p(z|x) = p(x|z) p(z) / p(x). So
+    KL = sum over cells of q(z) dA (log q(z) - log p(x, z)) + log p(x), on a grid over
+    q's box mean +- box_stds standard deviations (where all but a negligible share of q's mass
+    is). It shares no quadrature with `quadrature_elbo`: for the best q it is the approximation
+    gap computed a second way. Compare two values of `num_per_axis` before trusting it.
+
+    Args:
+      model: a `CVAE` with latent_dim = 2.
+      images: (N, 28, 28, 1), as for `iwae`.
+      mean, logvar: (N, 2), the q of each image.
+      log_marginal: (N,), log p(x) of each image (`grid_log_marginal`).
+      num_per_axis: positive int, grid points per axis.
+      box_stds: positive number, the box's half-width in standard deviations of q.
+    Returns:
+      float64 array of shape (N,), nats.
+    """
+    if model.latent_dim != 2:
+        raise ValueError(f"grid quadrature needs latent_dim = 2; got {model.latent_dim}.")
+    num_per_axis = config.positive_int("num_per_axis", num_per_axis)
+    box_stds = config.positive_number("box_stds", box_stds)
+    images = _check_images(model, images)
+    mean, logvar = np.asarray(mean, np.float64), np.asarray(logvar, np.float64)
+    log_marginal = np.asarray(log_marginal, np.float64)
+    if mean.shape != (len(images), 2) or logvar.shape != mean.shape or log_marginal.shape != (len(images),):
+        raise ValueError(
+            f"for {len(images)} images mean and logvar must have shape ({len(images)}, 2) and log_marginal "
+            f"({len(images)},); got {mean.shape}, {logvar.shape} and {log_marginal.shape}."
+        )
+    kls = []
+    for image, m, v, log_p in zip(images, mean, logvar, log_marginal):
+        std = np.exp(v / 2)
+        z, log_cell = _midpoint_grid(m - box_stds * std, m + box_stds * std, num_per_axis)
+        log_q = np.sum(-0.5 * ((z - m) / std) ** 2 - np.log(std) - 0.5 * math.log(2 * math.pi), axis=1)
+        log_joint = _log_terms(model, image, z, log_cell) - log_cell
+        mass = np.exp(log_q + log_cell)
+        kls.append(np.sum(mass * (log_q - log_joint)) / np.sum(mass) + log_p)
+    return np.array(kls)
+
+
+def inference_gap_failures(gaps, grid_kl, kl_grid_error, log_marginal_error, elbo_draws=None,
+                           elbo_error=None, num_errors=4):
+    """What the split of `inference_gaps` gets wrong, checked against independent numbers.
+
+    Each tolerance is an error measured on the same images: the search's rule against the fine
+    rule at the best q (r_best = |optimal_elbo - optimal_elbo_searched|) and at the encoder's q
+    (r_start, likewise), the change of the grid KL between two grid sizes and of log p(x) between
+    two grids. An image fails when
+      * its approximation gap differs from `grid_kl`, KL(q* || p(z|x)) on a grid, by more than
+        r_best + kl_grid_error + log_marginal_error (a wrong ELBO of q*, or an ELBO of another q
+        than the one found; the last term is the float32 decoder's noise floor, which two grids
+        of log p(x) show as well as two rules of one ELBO do);
+      * its approximation gap is below -(r_best + log_marginal_error) (a q beat log p(x));
+      * its amortisation gap is below -(r_best + r_start): the search keeps its best iterate, so
+        by its own rule it never ends below the encoder's q;
+      * (given elbo_draws and elbo_error) the encoder's ELBO by quadrature differs from its Monte
+        Carlo estimate by more than num_errors standard errors + r_start.
+
+    Args:
+      gaps: the dict `inference_gaps` returns, arrays (N,).
+      grid_kl: (N,), `grid_kl_to_posterior` of the best q.
+      kl_grid_error: (N,) or a number, nats: how much grid_kl changes with the grid size.
+      log_marginal_error: (N,) or a number, nats: how much log p(x) changes with the grid.
+      elbo_draws, elbo_error: optional (N,), `monte_carlo_elbo` of the encoder's q.
+    Returns:
+      A list of strings, one per failure ("image 3: ..."); empty when the split holds.
+    """
+    r_best = np.abs(gaps["optimal_elbo"] - gaps["optimal_elbo_searched"])
+    r_start = np.abs(gaps["encoder_elbo"] - gaps["encoder_elbo_searched"])
+    approximation, amortisation = gaps["approximation_gap"], gaps["amortisation_gap"]
+    tests = [
+        ("approximation gap {a:.4f} differs from the grid KL {k:.4f} by more than {t:.4f}",
+         np.abs(approximation - grid_kl) <= r_best + kl_grid_error + log_marginal_error,
+         r_best + kl_grid_error + log_marginal_error),
+        ("approximation gap {a:.4f} is below -{t:.4f}: a Gaussian q beat log p(x)",
+         approximation >= -(r_best + log_marginal_error), r_best + log_marginal_error),
+        ("amortisation gap {m:.4f} is below -{t:.4f}: the search ended below the encoder's q",
+         amortisation >= -(r_best + r_start), r_best + r_start),
+    ]
+    if elbo_draws is not None:
+        tolerance = num_errors * np.asarray(elbo_error) + r_start
+        tests.append(("encoder ELBO by quadrature is {d:.4f} from its Monte Carlo estimate, more than {t:.4f}",
+                      np.abs(gaps["encoder_elbo"] - elbo_draws) <= tolerance, tolerance))
+    failures = []
+    for message, passed, tolerance in tests:
+        tolerance = np.broadcast_to(tolerance, approximation.shape)
+        for i in np.flatnonzero(~np.asarray(passed)):
+            difference = np.nan if elbo_draws is None else abs(gaps["encoder_elbo"][i] - elbo_draws[i])
+            failures.append(f"image {i}: " + message.format(
+                a=approximation[i], k=grid_kl[i], m=amortisation[i], t=tolerance[i], d=difference))
+    return failures
 
 
 def monte_carlo_elbo(model, images, num_samples, batch_size=None, seed=config.SEED):
