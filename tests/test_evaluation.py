@@ -293,3 +293,24 @@ def test_iwae_outliers_hold_each_image_to_its_own_error():
     np.testing.assert_array_equal(evaluation.iwae_outliers(exact, estimate, error, 0.1, bound_only=True), [4])
     with pytest.raises(ValueError, match="1-D arrays of one shape"):
         evaluation.iwae_outliers(exact, estimate[:3], error, margin=0.1)
+
+
+def test_correlation_interval_is_scipys_fisher_interval_and_covers_the_truth():
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=16)
+    y = 0.6 * x + rng.normal(size=16)
+    r, low, high = evaluation.correlation_interval(x, y)
+    expected = stats.pearsonr(x, y)
+    assert r == pytest.approx(expected.statistic, abs=1e-12)
+    np.testing.assert_allclose([low, high], expected.confidence_interval(0.95), rtol=1e-10)
+    # Coverage by simulation: bivariate normal pairs with rho = 0.5, 16 at a time.
+    rho, hits, trials = 0.5, 0, 2000
+    for _ in range(trials):
+        a = rng.normal(size=16)
+        b = rho * a + np.sqrt(1 - rho**2) * rng.normal(size=16)
+        _, low, high = evaluation.correlation_interval(a, b)
+        hits += low < rho < high
+    assert abs(hits / trials - 0.95) < 4 * np.sqrt(0.95 * 0.05 / trials)
+    assert evaluation.correlation_interval(x[:3], y[:3])[1:] == (-1.0, 1.0)
+    with pytest.raises(ValueError, match="level"):
+        evaluation.correlation_interval(x, y, level=95)

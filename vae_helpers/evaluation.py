@@ -11,6 +11,7 @@ Li & Duvenaud (2018), with the best Gaussian q of each image found by `optimal_g
 """
 
 import math
+import statistics
 
 import keras
 import numpy as np
@@ -183,6 +184,32 @@ def iwae_outliers(log_marginal, estimate, standard_error, margin, num_errors=3.0
     above = estimate - log_marginal
     passed = (above if bound_only else np.abs(above)) <= num_errors * standard_error + margin
     return np.flatnonzero(~passed)
+
+
+def correlation_interval(x, y, level=0.95):
+    """Pearson's correlation of x and y with a confidence interval by Fisher's z transformation.
+
+    atanh(r) is close to normal with standard deviation 1 / sqrt(n - 3) (for roughly normal data),
+    so the interval is tanh(atanh(r) +- z_level / sqrt(n - 3)). With n <= 3 points there is no
+    interval and (-1, 1) is returned.
+
+    Args:
+      x, y: float arrays (n,), n >= 2.
+      level: the interval's coverage, in (0, 1).
+    Returns:
+      (r, low, high), floats.
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if x.ndim != 1 or x.shape != y.shape or len(x) < 2:
+        raise ValueError(f"x and y must be 1-D arrays of one length, at least 2; got {x.shape} and {y.shape}.")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), e.g. 0.95; got {level!r}.")
+    r = float(np.corrcoef(x, y)[0, 1])
+    if len(x) <= 3:
+        return r, -1.0, 1.0
+    half = statistics.NormalDist().inv_cdf(0.5 + level / 2) / math.sqrt(len(x) - 3)
+    centre = math.atanh(min(max(r, -1 + 1e-15), 1 - 1e-15))
+    return r, math.tanh(centre - half), math.tanh(centre + half)
 
 
 def summarize(scores):
