@@ -5,7 +5,6 @@ solution and no hidden test."""
 
 import json
 import pathlib
-import subprocess
 import sys
 
 import nbformat
@@ -62,14 +61,7 @@ def assigned(tmp_path_factory):
     folders = {}
     for path in GRADED:
         _, notebook = _master(path)
-        folder = out / path.stem
-        folder.mkdir()
-        nbformat.write(notebook, folder / f"{path.stem}.ipynb")
-        result = subprocess.run([str(pathlib.Path(sys.executable).parent / "otter"), "assign",
-                                 "--no-pdfs", "--no-run-tests", f"{path.stem}.ipynb", "dist"],
-                                cwd=folder, capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr[-2000:]
-        folders[path.stem] = folder / "dist"
+        folders[path.stem] = assignments.otter_assign(notebook, out / path.stem, path.stem)
     return folders
 
 

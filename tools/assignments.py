@@ -20,7 +20,6 @@ one source; this tool and otter only rearrange them:
 A chapter with grading cells whose every exercise is not graded stops the tool, naming it.
 """
 
-import argparse
 import pathlib
 import re
 import subprocess
@@ -194,26 +193,25 @@ def write_assignments(build, output, overwrite=False, sources=None):
         masters[path.stem] = master(nbformat.read(path, as_version=4), converted, path.stem)
     notebook_edition.check_output(output, overwrite)
     for name, notebook in masters.items():
-        folder = output / name
-        folder.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook, folder / f"{name}.ipynb")
-        # otter writes the two views into dist/; a rerun replaces them.
-        result = subprocess.run([str(pathlib.Path(sys.executable).parent / "otter"), "assign",
-                                 "--no-pdfs", "--no-run-tests", f"{name}.ipynb", "dist"],
-                                cwd=folder, capture_output=True, text=True)
-        if result.returncode:
-            raise AssignmentError(f"otter assign failed on {name}:\n{result.stderr[-2000:]}")
+        otter_assign(notebook, output / name, name)
     return sorted(masters)
 
 
+def otter_assign(notebook, folder, name):
+    """Writes master `notebook` to FOLDER/<name>.ipynb and runs `otter assign` on it, which
+    writes the student and autograder views to FOLDER/dist/ (a rerun replaces them)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, folder / f"{name}.ipynb")
+    result = subprocess.run([str(pathlib.Path(sys.executable).parent / "otter"), "assign",
+                             "--no-pdfs", "--no-run-tests", f"{name}.ipynb", "dist"],
+                            cwd=folder, capture_output=True, text=True)
+    if result.returncode:
+        raise AssignmentError(f"otter assign failed on {name}:\n{result.stderr[-2000:]}")
+    return folder / "dist"
+
+
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("build", metavar="BUILD_DIR", help="a book build's _build folder")
-    parser.add_argument("output", metavar="OUTPUT_DIR", help="a new or empty folder")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace the assignments in a folder that is not empty")
-    args = parser.parse_args(argv)
+    args = notebook_edition.build_and_output_args(argv, __doc__, "the assignments")
     try:
         names = write_assignments(args.build, args.output, args.overwrite)
     except (AssignmentError, notebook_edition.EditionError) as error:

@@ -404,14 +404,21 @@ def check_output(output, overwrite):
                            "pass --overwrite to replace the edition's notebooks in it.")
 
 
-def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__,
+def build_and_output_args(argv, doc, replaced):
+    """The command line of a tool that writes from a build into a folder (this one and
+    tools/assignments.py): BUILD_DIR OUTPUT_DIR [--overwrite]; `replaced` names what
+    --overwrite replaces."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0], epilog=doc,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("build", metavar="BUILD_DIR", help="a book build's _build folder")
     parser.add_argument("output", metavar="OUTPUT_DIR", help="a new or empty folder")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace the edition's notebooks in a folder that is not empty")
-    args = parser.parse_args(argv)
+                        help=f"replace {replaced} in a folder that is not empty")
+    return parser.parse_args(argv)
+
+
+def main(argv):
+    args = build_and_output_args(argv, __doc__, "the edition's notebooks")
     try:
         written = write_edition(args.build, args.output, args.overwrite)
     except EditionError as error:
