@@ -3,6 +3,7 @@ assign`, the solutions get full marks from otter's own grading of each question,
 starter gets zero, and each plausible wrong answer loses points. The student view holds no
 solution and no hidden test."""
 
+import importlib.util
 import json
 import pathlib
 import sys
@@ -20,31 +21,24 @@ import student_edition  # noqa: E402
 
 GRADED = assignments.graded_chapters(sorted((ROOT / "notebooks").glob("*.ipynb")))
 
-# For each coding exercise: plausible wrong answers (a constant, the wrong reduction, a
-# formula that underflows, the right formula on the wrong input), each of which must lose points.
-WRONG = {
-    "ex-ml-logmeanexp": {
-        "a constant": "def log_mean_exp(values):\n    return -1000.0",
-        "the naive formula (underflows)":
-            "def log_mean_exp(values):\n    return np.log(np.mean(np.exp(values)))",
-        "a sum for the mean":
-            "def log_mean_exp(values):\n    m = np.max(values)\n"
-            "    return m + np.log(np.sum(np.exp(values - m)))",
-        "the maximum alone": "def log_mean_exp(values):\n    return np.max(values)",
-    },
-    "ex-dist-loss": {
-        "a constant": "def replica_loss(per_image, global_batch_size):\n    return 1.5",
-        "the replica's own mean":
-            "def replica_loss(per_image, global_batch_size):\n"
-            "    return tf.reduce_mean(per_image)",
-        "half the replica's mean (right only for equal halves)":
-            "def replica_loss(per_image, global_batch_size):\n"
-            "    return tf.reduce_mean(per_image) / 2",
-        "the sum, undivided":
-            "def replica_loss(per_image, global_batch_size):\n"
-            "    return tf.reduce_sum(per_image)",
-    },
-}
+# For each coding exercise, plausible wrong answers (a constant, the wrong reduction, a formula that
+# underflows, the right formula on the wrong input), each of which must lose points: one file per
+# chapter, tests/wrong_answers/chNN.py, with WRONG = {label: {what it gets wrong: definition}} and,
+# where the definitions need more than np and tf, environment() -> the names they run with.
+ANSWER_FILES = sorted((ROOT / "tests" / "wrong_answers").glob("ch*.py"))
+
+
+def _answer_module(path):
+    spec = importlib.util.spec_from_file_location(f"wrong_answers_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ANSWERS = [_answer_module(path) for path in ANSWER_FILES]
+WRONG = {label: wrong for module in ANSWERS for label, wrong in module.WRONG.items()}
+ENVIRONMENTS = {label: getattr(module, "environment", None)
+                for module in ANSWERS for label in module.WRONG}
 
 
 def _master(path):
@@ -78,6 +72,8 @@ def _questions():
 def _score(folder, name, label, definition):
     """(score, possible) of otter's tests of `label` on an environment where `definition` ran."""
     environment = {"np": np, "tf": tf}
+    if ENVIRONMENTS.get(label):
+        environment.update(ENVIRONMENTS[label]())
     exec(definition, environment)
     path = folder / "autograder" / f"{name}.ipynb"
     spec = json.loads(path.read_text())["metadata"]["otter"]["tests"][label]
