@@ -87,8 +87,9 @@ def test_warmup_refuses_a_length_that_is_not_a_positive_integer():
 
 
 def _twins(cured):
-    """A plain CVAE and `cured` with the same weights and the same noise stream."""
-    plain = models.CVAE(cured.latent_dim, seed=7)
+    """The baseline the cures are compared with (the CVAE with the closed-form KL) and `cured`,
+    with the same weights and the same noise stream."""
+    plain = cures.AnalyticKLCVAE(cured.latent_dim, seed=7)
     cured.set_weights(plain.get_weights())
     return plain, cured
 
@@ -119,6 +120,21 @@ def test_a_training_step_reports_the_true_elbo_not_the_objective(make):
     else:
         # An untrained encoder's KL per dimension is far below 1 nat: each is charged the floor.
         assert logs["cured"]["loss"] == pytest.approx(logs["cured"]["reconstruction_loss"] + 4 * 1.0, rel=1e-5)
+
+
+def test_the_baseline_takes_the_kl_in_closed_form_and_reports_the_elbo_with_it():
+    model = cures.AnalyticKLCVAE(4, seed=3)
+    x = _batch()
+    terms = model.terms(x)
+    mean, logvar = (np.asarray(t, np.float64) for t in model.encode(x))
+    # KL(N(m, e^v) || N(0, 1)) summed over dimensions, written out in numpy.
+    expected = 0.5 * np.sum(np.exp(logvar) + mean**2 - 1.0 - logvar, axis=1)
+    np.testing.assert_allclose(terms["kl"], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(terms["elbo"], terms["reconstruction"] - terms["kl"], rtol=1e-6)
+    # The book's CVAE estimates the same KL from its one draw of z: another number.
+    plain = models.CVAE(4, seed=3)
+    plain.set_weights(model.get_weights())
+    assert not np.allclose(plain.terms(x)["kl"], expected, rtol=1e-3)
 
 
 def test_a_training_step_at_the_largest_floor_has_a_finite_loss():

@@ -1,18 +1,37 @@
 """Two cures for posterior collapse, as chapter 9 shows them: KL warm-up and free bits.
 
 Each changes only the objective the optimizer descends (`objective(terms)`); the "elbo" metric
-stays the true ELBO, so a cured model is scored on the same scale as the baseline. Each sets the
-KL weight itself (chapter 9 compares them with the beta = 1 baseline), so a `beta` other than 1 is
-refused rather than stored and ignored.
+stays the true ELBO, so a cured model is scored on the same scale as the baseline. All three
+(the baseline `AnalyticKLCVAE` too) take the KL in closed form, the estimator free bits needs, so
+that a comparison of them compares objectives, not KL estimators. Each cure sets the KL weight
+itself, so a `beta` other than 1 is refused rather than stored and ignored.
 """
 
 import keras
 import tensorflow as tf
 
-from vae_helpers import config, models
+from vae_helpers import config, losses, models
 
 
-class WarmupCVAE(models.CVAE):
+class AnalyticKLCVAE(models.CVAE):
+    """The book's CVAE with the KL term in closed form (chapter 4's
+    `compute_loss_analytic_kl`): the estimator free bits charges, so a
+    cure compared with this baseline differs in its objective alone.
+
+    Args: as for `models.CVAE`.
+    """
+
+    def terms(self, x):
+        return losses.elbo_terms(self, x, kl="analytic",
+                                 log_likelihood=self.log_likelihood)
+
+    def log_likelihood(self, x, logits):
+        """log p(x|z) of 0/1 images x (batch, 28, 28, 1) -> (batch,) nats:
+        the book's Bernoulli, which evaluation scores the model with."""
+        return losses.bernoulli_log_likelihood(x, logits)
+
+
+class WarmupCVAE(AnalyticKLCVAE):
     """KL warm-up, linear as in Sonderby et al. (2016); Bowman et al.
     (2016) also anneal the KL weight from 0 to 1. The weight is beta =
     min(1, t / warmup_steps), t the optimizer steps already taken: 0 on
@@ -46,7 +65,7 @@ class WarmupCVAE(models.CVAE):
         return {**super().get_config(), "warmup_steps": self.warmup_steps}
 
 
-class FreeBitsCVAE(models.CVAE):
+class FreeBitsCVAE(AnalyticKLCVAE):
     """Free bits (Kingma et al., 2016): each latent dimension's KL, averaged
     over the batch, is charged as at least `free_bits` nats, so a dimension
     can carry up to that much information at no cost.
@@ -78,6 +97,7 @@ class FreeBitsCVAE(models.CVAE):
         return {**super().get_config(), "free_bits": self.free_bits}
 
 
+keras.saving.register_keras_serializable(package="vae_helpers")(AnalyticKLCVAE)
 keras.saving.register_keras_serializable(package="vae_helpers")(WarmupCVAE)
 keras.saving.register_keras_serializable(package="vae_helpers")(FreeBitsCVAE)
 

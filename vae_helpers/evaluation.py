@@ -39,8 +39,8 @@ def pixel_log_likelihood(model):
     """The decoder likelihood `model` trains with: a function (x, logits) -> log p(x|z).
 
     A model that says which likelihood it uses has a `log_likelihood(x, logits)` method
-    (`variants.LikelihoodCVAE`); `models.CVAE` and its subclasses that keep its `terms` (the
-    cures of chapter 9) score pixels with `losses.elbo_terms`' Bernoulli.
+    (`variants.LikelihoodCVAE`, the cures of chapter 9); `models.CVAE` and its subclasses that
+    keep its `terms` score pixels with `losses.elbo_terms`' Bernoulli.
 
     Args:
       model: a `CVAE`.

@@ -90,19 +90,22 @@ def run_name(mnist, model, tag, pixels="binary", fingerprint=None):
     )
 
 
-def train(mnist, model, tag, pixels="binary", on_epoch_end=None, callbacks=(), verbose="auto"):
+def train(mnist, model, tag, pixels="binary", on_epoch_end=None, callbacks=(), verbose="auto",
+          seed=config.SEED):
     """Trains `model` as `runs.book_model` trains the book's CVAE, resuming or loading its
     checkpoint `run_name(mnist, model, tag, pixels)` under `runs.checkpoint_dir()` (or, when
     there is none, the published book's: `published.fetch`).
 
     Args:
       mnist: a `vae_helpers.data.MNIST`.
-      model: a fresh `models.CVAE` or subclass, seeded with `config.SEED`.
+      model: a fresh `models.CVAE` or subclass, seeded with `seed`.
       tag: short string naming the settings that set this run apart (e.g. "warmup1250"); two
         runs with different settings need different tags.
       pixels: "binary" (dynamic binarisation, the book's) or "grey" (the grey levels as they are);
         a Gaussian likelihood needs "grey" (`likelihoods.check_training_data`).
       on_epoch_end, callbacks, verbose: as in `vae_helpers.training.train`.
+      seed: seeds the order of the training batches and their binarisation; a run with another
+        seed needs another tag (and a model seeded, and initialised, to match).
     Returns:
       A `training.TrainingRun`.
     """
@@ -115,7 +118,7 @@ def train(mnist, model, tag, pixels="binary", on_epoch_end=None, callbacks=(), v
         batch_size=runs.BATCH_SIZE,
         binarization="dynamic" if binary else "as_is",
         shuffle=True,
-        seed=config.SEED,
+        seed=seed,
     )
     test_data = data.make_dataset(
         test, batch_size=runs.BATCH_SIZE, binarization="as_is", shuffle=False,
