@@ -11,6 +11,7 @@ import re
 import shutil
 import tempfile
 import threading
+import sys
 import urllib.parse
 
 import pytest
@@ -19,6 +20,9 @@ from bs4 import BeautifulSoup
 import vae_helpers
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import student_edition  # noqa: E402  (tools/ is not a package)
+
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHAPTERS = sorted(path.stem for path in (ROOT / "notebooks").glob("*.ipynb"))
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -277,3 +281,93 @@ def test_no_output_shows_a_local_path_an_install_log_or_a_warning(book):
             assert not found, f"{chapter}: an output shows {found}: {text[:300]!r}"
             outputs += 1
     assert outputs > 50
+
+
+@pytest.fixture(scope="session")
+def student_book(book, tmp_path_factory):
+    """The student pages (tools/student_book.py), built from the book's execution cache: html/."""
+    import subprocess
+
+    output = tmp_path_factory.mktemp("student_book")
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "student_book.py"),
+                             str(book.parent), str(output), "--overwrite"],
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return output / "_build" / "html"
+
+
+def _page_text(page):
+    """A page's visible text, whitespace collapsed: code is split into highlighting spans."""
+    soup = BeautifulSoup(page.read_text(), "html.parser")
+    for hidden in soup(["script", "style"]):
+        hidden.decompose()
+    return " ".join(soup.get_text(" ").split())
+
+
+def _solution_probes(chapter):
+    """Phrases of each solution of `chapter`, as they read on a page: a code solution's longest
+    line, and a solution's longest line of plain prose (no maths, roles or code), each one that no
+    other cell of the chapter holds (a solution may repeat a line of the code the chapter shows)."""
+    import nbformat
+
+    notebook = nbformat.read(ROOT / "notebooks" / f"{chapter}.ipynb", as_version=4)
+    others = "".join(c.source for c in notebook.cells
+                     if not student_edition.is_solution(c)).replace(" ", "")
+    for cell in notebook.cells:
+        if not student_edition.is_solution(cell):
+            continue
+        lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
+        if cell.cell_type == "markdown":
+            lines = [line for line in lines if not any(mark in line for mark in "$`{}:*[]_\\|<>")]
+        lines = [line for line in lines if line.replace(" ", "") not in others and len(line) > 12]
+        if lines:
+            yield max(lines, key=len)
+
+
+def _holds(text, probe):
+    # Code on a page is split into spans at tokens: compare with the spaces squeezed out.
+    return probe.replace(" ", "") in text.replace(" ", "")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_the_student_pages_hold_no_solution_text(book, student_book, chapter):
+    probes = list(_solution_probes(chapter))
+    assert probes, f"{chapter}: no solution to look for"
+    full = _page_text(book / "notebooks" / f"{chapter}.html")
+    student = _page_text(student_book / "notebooks" / f"{chapter}.html")
+    # Each phrase is on the book's page (so the search can find it) and not on the student's.
+    for probe in probes:
+        assert _holds(full, probe), f"{chapter}: {probe!r} is not on the book's page"
+        assert not _holds(student, probe), f"{chapter}: the student page shows {probe!r}"
+
+
+def test_the_student_pages_open_student_notebooks_and_say_they_have_no_solutions(student_book):
+    for chapter in CHAPTERS:
+        page = (student_book / "notebooks" / f"{chapter}.html").read_text()
+        links = re.findall(r"https://colab\.research\.google\.com/github/[^\"'\s)]+", page)
+        assert links and all("/student/" in link for link in links), (chapter, links)
+        text = _page_text(student_book / "notebooks" / f"{chapter}.html")
+        assert student_edition.SOLUTIONS_NOTE not in text
+        assert student_edition.STUDENT_NOTE in text, chapter
+
+
+def test_the_assignments_are_made_from_the_built_book(book, tmp_path):
+    # tools/assignments.py as an instructor runs it, on this build: one otter assignment per
+    # graded chapter, its Markdown the notebook edition's (glued numbers, no MyST roles).
+    import subprocess
+
+    import assignments
+    import nbformat
+
+    output = tmp_path / "assignments"
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "assignments.py"), str(book.parent),
+                             str(output)], capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    graded = assignments.graded_chapters(sorted((ROOT / "notebooks").glob("*.ipynb")))
+    assert graded
+    for path in graded:
+        dist = output / path.stem / "dist"
+        assert sorted((dist / "autograder").glob(f"{path.stem}-autograder_*.zip")), path.stem
+        student = nbformat.read(dist / "student" / path.name, as_version=4)
+        prose = "\n".join(c.source for c in student.cells if c.cell_type == "markdown")
+        assert "{glue" not in prose and "```{exercise}" not in prose, path.stem
