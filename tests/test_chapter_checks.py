@@ -707,3 +707,76 @@ def test_chapter_3_std_check_catches_a_std_2_percent_off_that_the_old_tolerance_
     assert not _chapter_3_std_check(1.0 + 2.04 * eps)
     assert np.all(np.abs((2.04 * eps).std(axis=0) - 2.0) < 0.05)  # the old check passed it
     assert not _chapter_3_std_check(1.0 + np.exp(np.log(4.0)) * eps)  # exp(logvar) for the std
+
+
+# Chapters 7 and 8, graded exercises (issue 23). Each coding exercise's visible check (the cell
+# after its hidden solution) passes the book's solution, says "Not done yet" to the untouched
+# starter, holds no line of the solution, and rejects every wrong answer that
+# tests/wrong_answers/chNN.py lists (an assert fails). The checks run as the chapter runs them,
+# on stand-ins for the trained models where they use one.
+
+def _exercise_code_7_8(chapter, label):
+    """(starter, solution, check): the sources of a coding exercise's three code cells."""
+    import pathlib
+
+    import nbformat
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "notebooks" / f"{chapter}.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    start = next(i for i, cell in enumerate(notebook.cells)
+                 if cell.cell_type == "markdown" and f":label: {label}\n" in cell.source)
+    cells = []
+    for cell in notebook.cells[start + 1:]:
+        tags = cell.metadata.get("tags", [])
+        if "exercise-section" not in tags or cell.source.startswith("```{exercise}"):
+            break
+        if cell.cell_type == "code" and "grading" not in tags:
+            cells.append(cell.source)
+    assert len(cells) == 3, f"{label}: starter, solution and check, not {len(cells)} code cells"
+    return tuple(cells)
+
+
+def _wrong_answers_7_8(name):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent / "wrong_answers" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"wrong_answers_{name}_checks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.WRONG
+
+
+def _run_check_7_8(check, definition, names):
+    """What the check cell prints after `definition` ran, in a namespace holding `names`."""
+    import contextlib
+    import io
+
+    namespace = {"np": np, **names}
+    exec(definition, namespace)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(check, namespace)
+    return printed.getvalue()
+
+
+def _check_rejects_every_wrong_answer_7_8(chapter, wrong_file, label, names):
+    import pytest
+
+    starter, solution, check = _exercise_code_7_8(chapter, label)
+    assert "Correct." in _run_check_7_8(check, solution, names())
+    assert "Not done yet" in _run_check_7_8(check, starter, names())
+    body = solution.split('"""')[-1].strip().splitlines()  # what the student writes
+    for line in filter(str.strip, body):
+        assert line.strip() not in check, f"{label}: the check holds the solution's {line!r}"
+    wrong = _wrong_answers_7_8(wrong_file)[label]
+    assert len(wrong) >= 4
+    for what, definition in wrong.items():
+        with pytest.raises(AssertionError):
+            _run_check_7_8(check, definition, names())
+            print(what)  # reached only if the check passed it
+
+
+def test_chapter_7_exercise_checks_reject_every_wrong_answer():
+    for label in ("ex-eval-iwae", "ex-eval-iwae-se"):
+        _check_rejects_every_wrong_answer_7_8("07_evaluation", "ch07", label, dict)
