@@ -780,3 +780,31 @@ def _check_rejects_every_wrong_answer_7_8(chapter, wrong_file, label, names):
 def test_chapter_7_exercise_checks_reject_every_wrong_answer():
     for label in ("ex-eval-iwae", "ex-eval-iwae-se"):
         _check_rejects_every_wrong_answer_7_8("07_evaluation", "ch07", label, dict)
+
+
+def _chapter_8_exercise_names():
+    """Stand-ins for what chapter 8's exercise checks read: the sweep's largest-β model (its
+    encode gives fixed means: 6 units that move, 4 of variance .0049 and 6 that barely move), the
+    test images, the sweep's rows of per-image terms and the figure's points."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(11)
+    scales = np.concatenate([np.full(6, 1.0), np.full(4, 0.07), np.full(6, 1e-3)])
+    means = (rng.normal(size=(200, 16)) * scales).astype(np.float32)
+    model = SimpleNamespace(encode=lambda x: (means, None))
+    betas = [0.25, 1.0, 4.0, 16.0]
+    rows = []
+    for beta in betas:
+        terms = {"rate": rng.uniform(0, 30 / beta, 50), "distortion": rng.uniform(60, 120, 50)}
+        rows.append({"beta": beta, "terms": terms,
+                     "elbo": -(terms["rate"] + terms["distortion"])})
+    return {"sweep": {beta: SimpleNamespace(model=model) for beta in betas}, "betas": betas,
+            "test_x": None, "rows": rows,
+            "rates": [row["terms"]["rate"].mean() for row in rows],
+            "distortions": [row["terms"]["distortion"].mean() for row in rows]}
+
+
+def test_chapter_8_exercise_checks_reject_every_wrong_answer():
+    for label in ("ex-beta-active", "ex-beta-rd"):
+        _check_rejects_every_wrong_answer_7_8("08_beta_and_collapse", "ch08", label,
+                                              _chapter_8_exercise_names)
