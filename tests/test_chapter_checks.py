@@ -808,3 +808,86 @@ def test_chapter_8_exercise_checks_reject_every_wrong_answer():
     for label in ("ex-beta-active", "ex-beta-rd"):
         _check_rejects_every_wrong_answer_7_8("08_beta_and_collapse", "ch08", label,
                                               _chapter_8_exercise_names)
+
+
+# Chapters 2-4, graded exercises (issue 23): each coding exercise's visible check says "Not done
+# yet" to the untouched starter, "Correct." to the book's solution, and fails (AssertionError) on
+# every wrong answer of tests/wrong_answers/chNN.py, so that a check that can no longer fail, or
+# that lets a wrong answer through, shows up here.
+
+def _exercise_cells(name):
+    """{label: (starter, solution, check)}: the sources of chapter `name`'s coding exercises."""
+    import pathlib
+    import sys
+
+    import nbformat
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "tools"))
+    import assignments  # noqa: E402  (tools/ is not a package)
+    import student_edition  # noqa: E402
+
+    notebook = nbformat.read(root / "notebooks" / f"{name}.ipynb", as_version=4)
+    found = {}
+    for label, indices in assignments.exercises(notebook):
+        code = [notebook.cells[i] for i in indices if notebook.cells[i].cell_type == "code"
+                and not student_edition.is_grading(notebook.cells[i])]
+        solutions = [i for i, cell in enumerate(code) if student_edition.is_solution(cell)]
+        if solutions:
+            at = solutions[0]
+            found[label] = (code[0].source, code[at].source, code[at + 1].source)
+    return found
+
+
+def _run_check(definition, check):
+    """The check cell's printed output after `definition` ran; raises what the check raises."""
+    import contextlib
+    import io
+
+    import tensorflow as tf
+
+    environment = {"np": np, "tf": tf, "stats": stats, "special": special}
+    exec(definition, environment)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), np.errstate(all="ignore"):
+        exec(check, environment)
+    return printed.getvalue()
+
+
+def _wrong_answers(name):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent / "wrong_answers" / f"ch{name[:2]}.py"
+    spec = importlib.util.spec_from_file_location(f"wrong_{name[:2]}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.WRONG
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("name", ["02_elbo", "03_vae_model", "04_vae_loss"])
+def test_chapters_2_to_4_exercise_checks_reject_every_wrong_answer(name):
+    cells, wrong = _exercise_cells(name), _wrong_answers(name)
+    assert set(cells) == set(wrong)
+    for label, (starter, solution, check) in cells.items():
+        assert "Not done yet" in _run_check(starter, check), label
+        assert "Correct." in _run_check(solution, check), label
+        for what, definition in wrong[label].items():
+            with pytest.raises(AssertionError):
+                _run_check(definition, check)
+                print(f"{label}: the check passed {what!r}")
+
+
+def test_chapter_3_parameter_check_hashes_keras_counts():
+    # The check compares a hash (so as not to show the counts); the solution it accepts must be
+    # Keras' count of the book's encoder's last layer.
+    from vae_helpers import models
+
+    environment = {}
+    exec(_exercise_cells("03_vae_model")["ex-model-params"][1], environment)
+    for latent_dim in (2, 3, 16):
+        count = models.make_encoder(latent_dim).layers[-1].count_params()
+        assert environment["dense_parameters"](latent_dim) == count
