@@ -778,7 +778,7 @@ def _check_rejects_every_wrong_answer_7_8(chapter, wrong_file, label, names):
 
 
 def test_chapter_7_exercise_checks_reject_every_wrong_answer():
-    for label in ("ex-eval-iwae", "ex-eval-iwae-se"):
+    for label in ("ex-eval-iwae", "ex-eval-se"):
         _check_rejects_every_wrong_answer_7_8("07_evaluation", "ch07", label, dict)
 
 

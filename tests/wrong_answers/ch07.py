@@ -20,7 +20,7 @@ WRONG = {
             "    return (peak + np.log(np.mean(np.exp(log_w - peak), axis=1,\n"
             "                                  keepdims=True)))[:, 0]",
     },
-    "ex-eval-iwae-se": {
+    "ex-eval-se": {
         "a constant": "def iwae_estimate(log_w):\n    return -100.0, 1.0",
         "the mean of log w (the ELBO)":
             "def iwae_estimate(log_w):\n"
