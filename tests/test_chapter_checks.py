@@ -891,3 +891,99 @@ def test_chapter_3_parameter_check_hashes_keras_counts():
     for latent_dim in (2, 3, 16):
         count = models.make_encoder(latent_dim).layers[-1].count_params()
         assert environment["dense_parameters"](latent_dim) == count
+
+
+# Chapters 5 and 6, graded exercises (issue 23). Each coding exercise's visible check (the cell
+# after its hidden solution) passes the book's solution, says "Not done yet" to the untouched
+# starter, holds no line of the solution, and rejects every wrong answer that
+# tests/wrong_answers/ch05.py and ch06.py list (an assert fails). Chapter 6's share of prior draws
+# beyond the figure's edge (issue 22) is checked against draws and fails for a one-sided tail.
+
+def _exercise_code_5_6(chapter, label):
+    """(starter, solution, check): the sources of a coding exercise's three code cells."""
+    import pathlib
+
+    import nbformat
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "notebooks" / f"{chapter}.ipynb"
+    cells = nbformat.read(path, as_version=4).cells
+    start = next(i for i, c in enumerate(cells) if f":label: {label}\n" in c.source)
+    code = [c for c in cells[start + 1:] if c.cell_type == "code"
+            and "grading" not in c.metadata.get("tags", [])][:3]
+    assert "solution" in code[1].metadata["tags"], f"{label}: starter, solution, check"
+    return code[0].source, code[1].source, code[2].source
+
+
+def _run_check_5_6(check, definition, names):
+    """Runs `definition` then the check cell; returns what the check printed."""
+    import contextlib
+    import io
+
+    namespace = {"np": np, **names}
+    exec(definition, namespace)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(check, namespace)
+    return printed.getvalue()
+
+
+def _check_rejects_every_wrong_answer_5_6(chapter, wrong_file, label, names):
+    import importlib.util
+    import pathlib
+
+    import pytest
+
+    path = pathlib.Path(__file__).resolve().parent / "wrong_answers" / f"{wrong_file}.py"
+    spec = importlib.util.spec_from_file_location(f"wrong_5_6_{wrong_file}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    starter, solution, check = _exercise_code_5_6(chapter, label)
+    assert "Correct." in _run_check_5_6(check, solution, names())
+    assert "Not done yet" in _run_check_5_6(check, starter, names())
+    body = solution.split('"""')[-1].strip().splitlines()  # what the student writes
+    for line in body:
+        assert line.strip() not in check, f"{label}: the check holds the solution's {line!r}"
+    wrong = module.WRONG[label]
+    assert len(wrong) >= 4
+    for what, definition in wrong.items():
+        with pytest.raises(AssertionError):
+            _run_check_5_6(check, definition, names())
+            print(what)  # reached only if the check passed it
+
+
+def _chapter_5_names():
+    import types
+
+    import keras
+    import tensorflow as tf
+
+    from vae_helpers import config, models
+
+    # The check of ex-train-gap ends by running the answer on run_16's history.
+    run_16 = types.SimpleNamespace(history={"elbo": [-100.0, -90.0], "val_elbo": [-101.0, -95.0]})
+    return {"tf": tf, "keras": keras, "models": models, "config": config, "run_16": run_16}
+
+
+def test_chapter_5_exercise_checks_reject_every_wrong_answer():
+    for label in ("ex-train-gap", "ex-train-step"):
+        _check_rejects_every_wrong_answer_5_6("05_training", "ch05", label, _chapter_5_names)
+
+
+def test_chapter_6_exercise_checks_reject_every_wrong_answer():
+    for label in ("ex-latent-quantiles", "ex-latent-slerp"):
+        _check_rejects_every_wrong_answer_5_6("06_latent_space", "ch06", label,
+                                              lambda: {"stats": stats})
+
+
+def _chapter_6_beyond_check(prior_beyond, edge=3.0, num_draws=400_000):
+    """Chapter 6's check: the share of prior draws (2-D) beyond +-edge on either axis against
+    `prior_beyond`, within 4 binomial standard errors."""
+    draws = np.random.default_rng(0).normal(size=(num_draws, 2))
+    counted = np.mean(np.any(np.abs(draws) > edge, axis=1))
+    return abs(counted - prior_beyond) < 4 * np.sqrt(prior_beyond * (1 - prior_beyond) / num_draws)
+
+
+def test_chapter_6_beyond_check_catches_one_tail_or_one_axis():
+    assert _chapter_6_beyond_check(1 - (1 - 2 * stats.norm.sf(3.0)) ** 2)
+    assert not _chapter_6_beyond_check(1 - (1 - stats.norm.sf(3.0)) ** 2)  # one tail
+    assert not _chapter_6_beyond_check(2 * stats.norm.sf(3.0))  # one axis
