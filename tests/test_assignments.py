@@ -141,3 +141,42 @@ def test_grading_cells_are_off_the_pages_and_out_of_both_editions():
         assert grading and all("remove-cell" in c.metadata["tags"] for c in grading)
         student, _ = student_edition.student_edition(path)
         assert not any(student_edition.is_grading(c) for c in student.cells)
+
+
+def _otter_run(folder, name, submission, output):
+    """otter run's results.json of `submission`, graded with the chapter's autograder zip, as an
+    instructor grades without Docker."""
+    import os
+    import subprocess
+
+    zips = sorted((folder / "autograder").glob(f"{name}-autograder_*.zip"))
+    assert len(zips) == 1, zips
+    output.mkdir()
+    env = dict(os.environ, VAE_QUICK="1", TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [str(pathlib.Path(sys.executable).parent / "otter"), "run", "--no-logo", "-a", str(zips[0]),
+         "-o", str(output), str(submission)],
+        capture_output=True, text=True, env=env, timeout=900, cwd=output)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    return json.loads((output / "results.json").read_text())
+
+
+def _points(results):
+    """{question: (score, possible)} of the autograded questions in otter's results.json."""
+    # One entry per question with its score, and a "Public Tests" summary with none.
+    return {test["name"]: (test["score"], test["max_score"])
+            for test in results["tests"] if "score" in test}
+
+
+def test_otter_run_grades_a_submitted_notebook_end_to_end(assigned, tmp_path):
+    # Chapter 1 (a minute in quick mode): the solutions notebook as a submission gets every
+    # point of its autograded questions, the student notebook as handed out gets none.
+    name = "01_marginal_likelihood"
+    folder = assigned[name]
+    solved = _points(_otter_run(folder, name, folder / "autograder" / f"{name}.ipynb", tmp_path / "solved"))
+    starter = _points(_otter_run(folder, name, folder / "student" / f"{name}.ipynb", tmp_path / "starter"))
+    coding = {label for chapter, label, _ in _questions() if chapter == name}
+    assert set(solved) == set(starter) == coding
+    for question, (score, possible) in solved.items():
+        assert possible > 0 and score == possible, (question, score, possible)
+        assert starter[question][0] == 0, (question, starter[question])
