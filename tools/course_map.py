@@ -38,7 +38,8 @@ WEEKS = (
     ("3", "Training, resuming, and reading the latent space", ("05", "06")),
     ("4", "Measuring log p(x): IWAE and the two inference gaps", ("07",)),
     ("5", "β, rate and distortion, and posterior collapse", ("08",)),
-    ("6", "Curing collapse; the aggregate posterior; grey pixels (chapter 10 optional)", ("09", "10")),
+    ("6", "Curing collapse; the aggregate posterior; grey pixels (chapter 10 and its exercises optional)",
+     ("09", "10")),
 )
 BEGIN = "<!-- {name}: written by tools/course_map.py -->"
 END = "<!-- /{name} -->"
@@ -136,7 +137,7 @@ def exercise_table():
     rows = ["| Chapter | Exercise | Difficulty | Practises | Points |", "|---|---|---|---|---|"]
     for path in chapters():
         for e in exercises(path):
-            goals = "; ".join(e["objectives"]).replace("|", "\\|")
+            goals = "; ".join(g.rstrip(";.") for g in e["objectives"]).replace("|", "\\|")
             rows.append(f"| {int(path.name[:2])} | {{ref}}`{e['label']}` | {e['difficulty']} "
                         f"| {goals} | {e['points']} |")
     return "\n".join(rows)
