@@ -301,7 +301,9 @@ def _page_text(page):
     soup = BeautifulSoup(page.read_text(), "html.parser")
     for hidden in soup(["script", "style"]):
         hidden.decompose()
-    return " ".join(soup.get_text(" ").split())
+    # Sphinx's smart quotes turn the source's ' and " into typographic ones.
+    text = soup.get_text(" ").translate(str.maketrans("\u2018\u2019\u201c\u201d", "''\"\""))
+    return " ".join(text.split())
 
 
 def _solution_probes(chapter):

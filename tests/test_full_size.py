@@ -170,8 +170,11 @@ def test_the_rehearsal_times_chapter_9s_variants_as_the_chapter_trains_them():
     from vae_helpers import likelihoods
 
     source = (ROOT / "notebooks" / "09_curing_collapse.ipynb").read_text()
-    assert full_size_rehearsal.VARIANTS[2:] == likelihoods.LIKELIHOODS
-    assert source.count("variants.train(") == 3  # warm-up, free bits, the likelihood loop
+    assert full_size_rehearsal.VARIANTS[3:] == likelihoods.LIKELIHOODS
+    # The cures' arms (baseline, warm-up, free bits: train_arm) and the likelihood loop.
+    assert source.count("variants.train(") == 2
+    for arm in ("cures.AnalyticKLCVAE(", "cures.WarmupCVAE(", "cures.FreeBitsCVAE("):
+        assert arm in source, arm
     for name in ("LATENT_DIM", "FREE_BITS"):
         assert f"{name} = {full_size_rehearsal.CHAPTER_9[name]:g}" in source, name
     assert "variants.LikelihoodCVAE(16, name" in source
