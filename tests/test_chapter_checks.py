@@ -715,7 +715,7 @@ def test_chapter_3_std_check_catches_a_std_2_percent_off_that_the_old_tolerance_
 # tests/wrong_answers/chNN.py lists (an assert fails). The checks run as the chapter runs them,
 # on stand-ins for the trained models where they use one.
 
-def _exercise_code_7_8(chapter, label):
+def _exercise_code(chapter, label):
     """(starter, solution, check): the sources of a coding exercise's three code cells."""
     import pathlib
 
@@ -736,18 +736,7 @@ def _exercise_code_7_8(chapter, label):
     return tuple(cells)
 
 
-def _wrong_answers_7_8(name):
-    import importlib.util
-    import pathlib
-
-    path = pathlib.Path(__file__).resolve().parent / "wrong_answers" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"wrong_answers_{name}_checks", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.WRONG
-
-
-def _run_check_7_8(check, definition, names):
+def _run_exercise_check(check, definition, names):
     """What the check cell prints after `definition` ran, in a namespace holding `names`."""
     import contextlib
     import io
@@ -760,26 +749,28 @@ def _run_check_7_8(check, definition, names):
     return printed.getvalue()
 
 
-def _check_rejects_every_wrong_answer_7_8(chapter, wrong_file, label, names):
+def _check_rejects_every_wrong_answer(chapter, label, names):
+    """Chapter `chapter`'s exercise `label`: its check passes the solution, says "Not done yet" to the
+    starter, holds no line of the solution, and fails on every wrong answer of its chNN.py."""
     import pytest
 
-    starter, solution, check = _exercise_code_7_8(chapter, label)
-    assert "Correct." in _run_check_7_8(check, solution, names())
-    assert "Not done yet" in _run_check_7_8(check, starter, names())
+    starter, solution, check = _exercise_code(chapter, label)
+    assert "Correct." in _run_exercise_check(check, solution, names())
+    assert "Not done yet" in _run_exercise_check(check, starter, names())
     body = solution.split('"""')[-1].strip().splitlines()  # what the student writes
     for line in filter(str.strip, body):
         assert line.strip() not in check, f"{label}: the check holds the solution's {line!r}"
-    wrong = _wrong_answers_7_8(wrong_file)[label]
+    wrong = _wrong_answers(chapter)[label]
     assert len(wrong) >= 4
     for what, definition in wrong.items():
         with pytest.raises(AssertionError):
-            _run_check_7_8(check, definition, names())
+            _run_exercise_check(check, definition, names())
             print(what)  # reached only if the check passed it
 
 
 def test_chapter_7_exercise_checks_reject_every_wrong_answer():
     for label in ("ex-eval-iwae", "ex-eval-se"):
-        _check_rejects_every_wrong_answer_7_8("07_evaluation", "ch07", label, dict)
+        _check_rejects_every_wrong_answer("07_evaluation", label, dict)
 
 
 def _chapter_8_exercise_names():
@@ -806,8 +797,8 @@ def _chapter_8_exercise_names():
 
 def test_chapter_8_exercise_checks_reject_every_wrong_answer():
     for label in ("ex-beta-active", "ex-beta-rd"):
-        _check_rejects_every_wrong_answer_7_8("08_beta_and_collapse", "ch08", label,
-                                              _chapter_8_exercise_names)
+        _check_rejects_every_wrong_answer("08_beta_and_collapse", label,
+                                          _chapter_8_exercise_names)
 
 
 # Chapters 2-4, graded exercises (issue 23): each coding exercise's visible check says "Not done
@@ -899,58 +890,6 @@ def test_chapter_3_parameter_check_hashes_keras_counts():
 # tests/wrong_answers/ch05.py and ch06.py list (an assert fails). Chapter 6's share of prior draws
 # beyond the figure's edge (issue 22) is checked against draws and fails for a one-sided tail.
 
-def _exercise_code_5_6(chapter, label):
-    """(starter, solution, check): the sources of a coding exercise's three code cells."""
-    import pathlib
-
-    import nbformat
-
-    path = pathlib.Path(__file__).resolve().parents[1] / "notebooks" / f"{chapter}.ipynb"
-    cells = nbformat.read(path, as_version=4).cells
-    start = next(i for i, c in enumerate(cells) if f":label: {label}\n" in c.source)
-    code = [c for c in cells[start + 1:] if c.cell_type == "code"
-            and "grading" not in c.metadata.get("tags", [])][:3]
-    assert "solution" in code[1].metadata["tags"], f"{label}: starter, solution, check"
-    return code[0].source, code[1].source, code[2].source
-
-
-def _run_check_5_6(check, definition, names):
-    """Runs `definition` then the check cell; returns what the check printed."""
-    import contextlib
-    import io
-
-    namespace = {"np": np, **names}
-    exec(definition, namespace)
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        exec(check, namespace)
-    return printed.getvalue()
-
-
-def _check_rejects_every_wrong_answer_5_6(chapter, wrong_file, label, names):
-    import importlib.util
-    import pathlib
-
-    import pytest
-
-    path = pathlib.Path(__file__).resolve().parent / "wrong_answers" / f"{wrong_file}.py"
-    spec = importlib.util.spec_from_file_location(f"wrong_5_6_{wrong_file}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    starter, solution, check = _exercise_code_5_6(chapter, label)
-    assert "Correct." in _run_check_5_6(check, solution, names())
-    assert "Not done yet" in _run_check_5_6(check, starter, names())
-    body = solution.split('"""')[-1].strip().splitlines()  # what the student writes
-    for line in body:
-        assert line.strip() not in check, f"{label}: the check holds the solution's {line!r}"
-    wrong = module.WRONG[label]
-    assert len(wrong) >= 4
-    for what, definition in wrong.items():
-        with pytest.raises(AssertionError):
-            _run_check_5_6(check, definition, names())
-            print(what)  # reached only if the check passed it
-
-
 def _chapter_5_names():
     import types
 
@@ -966,13 +905,12 @@ def _chapter_5_names():
 
 def test_chapter_5_exercise_checks_reject_every_wrong_answer():
     for label in ("ex-train-gap", "ex-train-step"):
-        _check_rejects_every_wrong_answer_5_6("05_training", "ch05", label, _chapter_5_names)
+        _check_rejects_every_wrong_answer("05_training", label, _chapter_5_names)
 
 
 def test_chapter_6_exercise_checks_reject_every_wrong_answer():
     for label in ("ex-latent-quantiles", "ex-latent-slerp"):
-        _check_rejects_every_wrong_answer_5_6("06_latent_space", "ch06", label,
-                                              lambda: {"stats": stats})
+        _check_rejects_every_wrong_answer("06_latent_space", label, lambda: {"stats": stats})
 
 
 def _chapter_6_beyond_check(prior_beyond, edge=3.0, num_draws=400_000):
