@@ -16,12 +16,14 @@ chapter with its solutions, is left out. The configuration it builds with is wri
 OUTPUT_DIR/_config_student.yml.
 """
 
-import argparse
 import pathlib
 import subprocess
 import sys
 
 import yaml
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import notebook_edition  # noqa: E402  (tools/ is not a package)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CACHE = ".jupyter_cache"
@@ -42,12 +44,7 @@ def student_config(cache):
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description="Build the book's pages without solutions.",
-                                     epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("build", metavar="BUILD_DIR", help="the _build folder of a finished build")
-    parser.add_argument("output", metavar="OUTPUT_DIR", help="a new or empty folder")
-    parser.add_argument("--overwrite", action="store_true", help="build into a folder that is not empty")
-    args = parser.parse_args(argv)
+    args = notebook_edition.build_and_output_args(argv, __doc__, "the pages")
     build, output = pathlib.Path(args.build).resolve(), pathlib.Path(args.output).resolve()
     cache = build / CACHE
     if not cache.is_dir():
@@ -56,11 +53,10 @@ def main(argv):
     if output in (build, build.parent, ROOT):
         raise SystemExit(f"refusing to build into {output}: it holds the book's own build. "
                          "Choose another OUTPUT_DIR.")
-    if output.exists() and not output.is_dir():
-        raise SystemExit(f"refusing to write to {output}: it is a file. Choose another OUTPUT_DIR.")
-    if output.is_dir() and any(output.iterdir()) and not args.overwrite:
-        raise SystemExit(f"refusing to write to {output}: it is not empty. Choose a new or empty "
-                         "folder, or pass --overwrite to build into it.")
+    try:
+        notebook_edition.check_output(output, args.overwrite)
+    except notebook_edition.EditionError as error:
+        raise SystemExit(str(error)) from None
     output.mkdir(parents=True, exist_ok=True)
     config = output / "_config_student.yml"
     config.write_text(yaml.safe_dump(student_config(cache), sort_keys=False, allow_unicode=True))
