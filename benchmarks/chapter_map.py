@@ -3,9 +3,13 @@
 `notebook_times.py --full --record` saves one record per device kind (results/chapter_times_cpu.json,
 results/chapter_times_gpu.json) and calls `update_landing_page`, which rewrites the two time cells
 of every chapter row in book/intro.md and the paragraph that says where they were measured. Nothing
-in those cells is typed by hand; tests/test_book.py checks the page against the records.
+in those cells is typed by hand; tests/test_chapter_map.py checks the page against the records.
 `full_size_rehearsal.py --record` saves results/full_size_rehearsal_cpu.json, the projected time of
 the full-MNIST build, which the same block states after the measured times.
+
+The CPU record is also held to two budgets, CHAPTER_BUDGET_S and BUILD_BUDGET_S: `budget_failures`
+says in sentences what is over them, the CPU paragraph says the verdict in words, and
+tests/test_chapter_map.py fails while the recorded build is over budget.
 
 A record:
     {"column": "cpu" | "gpu", "device": "...", "data": "...", "tensorflow": "2.21.0",
@@ -13,6 +17,8 @@ A record:
 """
 
 import json
+import math
+import numbers
 import pathlib
 import re
 
@@ -26,6 +32,12 @@ END = "<!-- /chapter-times -->"
 _ROW = re.compile(r"^\|.*<\.\./notebooks/(?P<name>[^>]+)>.*\|$")
 FULL_SIZE = "full_size"
 """The key of the full-size rehearsal's record among the records."""
+CHAPTER_BUDGET_S = 240
+"""No chapter over 4 minutes: what a lab session's patience, on Colab's CPU runtime, allows one chapter."""
+BUILD_BUDGET_S = 1200
+"""The whole full-mode build in 20 minutes, on the bundled data and 2 CPUs the CPU record is measured on."""
+RERECORD = "python benchmarks/notebook_times.py --full --record"
+"""The command that measures a record again, which a refusal of a malformed record names."""
 
 
 def record_path(column):
@@ -52,6 +64,68 @@ def save_record(record):
     record_path(record["column"]).write_text(json.dumps(record, indent=2) + "\n")
 
 
+def _seconds(record):
+    """The record's {notebook: seconds}, refused with a ValueError naming the command that re-records
+    it unless every time is a positive finite number (a bad record must not pass as within budget)."""
+    column = record.get("column") if isinstance(record, dict) else None
+    where = f"the {column} record ({record_path(column).relative_to(ROOT)})" if column in COLUMNS else "the record"
+    seconds = record.get("seconds") if isinstance(record, dict) else None
+    if not isinstance(seconds, dict) or not seconds:
+        raise ValueError(f"{where} has no \"seconds\" dict of chapter times: re-record it with `{RERECORD}`")
+    for notebook, value in seconds.items():
+        # bool is a number to Python, not a time; NaN and infinity are no measurement either.
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{where} gives {notebook} the time {value!r}, not a positive number of "
+                             f"seconds: re-record it with `{RERECORD}`")
+    return seconds
+
+
+def _overruns(record):
+    """([(notebook, seconds)] of the chapters over CHAPTER_BUDGET_S, the total if it is over
+    BUILD_BUDGET_S else None): what budget_failures words, and the CPU paragraph counts."""
+    seconds = _seconds(record)
+    total = sum(seconds.values())
+    return ([(name, s) for name, s in seconds.items() if s > CHAPTER_BUDGET_S],
+            total if total > BUILD_BUDGET_S else None)
+
+
+def _over(seconds, budget):
+    """`seconds` in whole seconds, or to a tenth where whole seconds would read as the budget itself."""
+    return f"{seconds:.0f} s" if round(seconds) > budget else f"{seconds:.1f} s"
+
+
+def budget_failures(record):
+    """One plain sentence per chapter of `record` over CHAPTER_BUDGET_S, and one if its chapters
+    together are over BUILD_BUDGET_S; [] when the record is within both. A malformed record (no
+    "seconds" dict, a time that is not a positive number) is refused with a ValueError."""
+    chapters, total = _overruns(record)
+    failures = [f"{name} took {_over(s, CHAPTER_BUDGET_S)}, over the {CHAPTER_BUDGET_S} s budget of a chapter"
+                for name, s in chapters]
+    if total is not None:
+        failures.append(f"the chapters took {_over(total, BUILD_BUDGET_S)} in all, "
+                        f"over the {BUILD_BUDGET_S} s budget of the build")
+    return failures
+
+
+def _minutes(budget_s):
+    return f"{budget_s / 60:g} minutes"
+
+
+def _verdict(record):
+    """The CPU record against the budgets, in words: "within the budgets of ..." or "over the budget ..."."""
+    chapters, total = _overruns(record)
+    build, chapter = f"{_minutes(BUILD_BUDGET_S)} for the build", f"{_minutes(CHAPTER_BUDGET_S)} a chapter"
+    count = f"{len(chapters)} chapter{'s' if len(chapters) != 1 else ''}"
+    if total is None and not chapters:
+        return f"within the budgets of {build} and {chapter}"
+    if total is None:
+        return (f"within the budget of {build}, but {count} {'is' if len(chapters) == 1 else 'are'} "
+                f"over the budget of {chapter}")
+    if not chapters:
+        return f"over the budget of {build}, though no chapter is over the budget of {chapter}"
+    return f"over the budget of {build}, with {count} over the budget of {chapter}"
+
+
 def _cell(record, notebook):
     if record is None:
         return NOT_MEASURED
@@ -66,8 +140,10 @@ def _where(column, record):
         return (f"No {name} run has been recorded yet: on a machine with one, "
                 "`python benchmarks/notebook_times.py --full --record` fills its column.")
     total = sum(record["seconds"].values())
+    # The budgets are set for the CPU record (2 CPUs, bundled data); a GPU column is not held to them.
+    budgets = f", {_verdict(record)}" if column == "cpu" else ""
     return (f"The {name} column was measured on {record['date']} with TensorFlow {record['tensorflow']} on "
-            f"{record['device']}: {total:.0f} s in all. Data: {record['data']}.")
+            f"{record['device']}: {total:.0f} s in all{budgets}. Data: {record['data']}.")
 
 
 def _full_size(record):
