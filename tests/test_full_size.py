@@ -169,7 +169,9 @@ def test_the_projection_replaces_the_subset_training_by_full_size():
 def test_the_rehearsal_times_chapter_9s_variants_as_the_chapter_trains_them():
     from vae_helpers import likelihoods
 
-    source = (ROOT / "notebooks" / "09_curing_collapse.ipynb").read_text()
+    # The cures train in chapter 9, the likelihood variants in chapter 11.
+    source = "".join((ROOT / "notebooks" / name).read_text()
+                     for name in ("09_curing_collapse.ipynb", "11_grey_pixels.ipynb"))
     assert full_size_rehearsal.VARIANTS[3:] == likelihoods.LIKELIHOODS
     # The cures' arms (baseline, warm-up, free bits: train_arm) and the likelihood loop.
     assert source.count("variants.train(") == 2
@@ -180,8 +182,8 @@ def test_the_rehearsal_times_chapter_9s_variants_as_the_chapter_trains_them():
     assert "variants.LikelihoodCVAE(16, name" in source
     assert full_size_rehearsal.CHAPTER_9["likelihood latent_dim"] == 16
     # Every chapter that trains is then timed: book_model's runs and these.
-    assert [p.name for p in (ROOT / "notebooks").glob("*.ipynb") if "variants.train(" in p.read_text()] == [
-        "09_curing_collapse.ipynb"]
+    assert [p.name for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if "variants.train(" in p.read_text()] == [
+        "09_curing_collapse.ipynb", "11_grey_pixels.ipynb"]
 
 
 def _pages_timeout_minutes():

@@ -164,7 +164,7 @@ def test_training_a_gaussian_on_binary_pixels_directly_is_refused_before_a_step(
     with pytest.raises(ValueError, match="Gaussian likelihood cannot be trained on 0/1 pixels"):
         training.train(model, binary, binary, epochs=1, verbose=0, checkpoint=str(tmp_path / "g.keras"))
     assert not (tmp_path / "g.keras").exists()
-    # Grey levels train (chapter 9's Gaussian).
+    # Grey levels train (chapter 11's Gaussian).
     grey = data.make_dataset(bundled.train_images[:64], batch_size=32, binarization="as_is")
     run = training.train(variants.LikelihoodCVAE(2, "gaussian", seed=0), grey, grey, epochs=1, verbose=0)
     assert np.isfinite(run.history["val_elbo"][-1])

@@ -37,9 +37,9 @@ WEEKS = (
     ("2", "The model and its loss, written and checked", ("03", "04")),
     ("3", "Training, resuming, and reading the latent space", ("05", "06")),
     ("4", "Measuring log p(x): IWAE and the two inference gaps", ("07",)),
-    ("5", "β, rate and distortion, and posterior collapse", ("08",)),
-    ("6", "Curing collapse; the aggregate posterior; grey pixels (chapter 10 and its exercises optional)",
-     ("09", "10")),
+    ("5", "β, rate and distortion, posterior collapse and two cures", ("08", "09")),
+    ("6", "The aggregate posterior; grey pixels (chapter 12 and its exercises optional)",
+     ("10", "11", "12")),
 )
 BEGIN = "<!-- {name}: written by tools/course_map.py -->"
 END = "<!-- /{name} -->"

@@ -1,4 +1,4 @@
-"""The aggregate posterior q(z) = (1/N) sum_n q(z|x_n) of a trained encoder, chapter 9.
+"""The aggregate posterior q(z) = (1/N) sum_n q(z|x_n) of a trained encoder, chapter 10.
 
 q(z|x_n) = N(mean_n, diag(exp(logvar_n))) are the encoder's posteriors for N images, so q(z) is
 a mixture of N Gaussians whose density is exact (a log-sum-exp over the N components). With it:

@@ -1,4 +1,4 @@
-"""Decoder likelihoods p(x|z) for pixels, chapter 9's comparison: which one fits grey levels.
+"""Decoder likelihoods p(x|z) for pixels, chapter 11's comparison: which one fits grey levels.
 
 Every function maps the decoder's output, logits of shape (batch, 28, 28, 1), and images of the
 same shape to log p(x|z) of shape (batch,), in nats, summed over pixels:
@@ -137,8 +137,8 @@ def check_training_data(likelihood, binary):
     """Refuses to train a Gaussian likelihood on pixels that are all exactly 0 or 1.
 
     At such pixels the density N(x; mean, sigma^2) grows without bound as sigma shrinks, so the
-    training ELBO rises for ever and measures nothing. Grey levels (chapter 9) are allowed: their
-    exact zeros do the same in part, which chapter 9 shows.
+    training ELBO rises for ever and measures nothing. Grey levels (chapter 11) are allowed: their
+    exact zeros do the same in part, which chapter 11 shows.
 
     Args:
       likelihood: one of `LIKELIHOODS`.

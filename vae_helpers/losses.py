@@ -90,7 +90,7 @@ def elbo_terms(model, x, kl="monte_carlo",
       kl: "monte_carlo" estimates the KL from the same z, as the TF tutorial
         does: log q(z|x) - log p(z); "analytic" uses `analytic_kl`.
       log_likelihood: log p(x|z) from (x, logits), shape (batch,); the
-        Bernoulli's by default (chapter 9 tries others).
+        Bernoulli's by default (chapter 11 tries others).
     Returns:
       Dict of tensors of shape (batch,), in nats:
         "reconstruction": log p(x|z) at one z ~ q(z|x);

@@ -131,7 +131,7 @@ class CVAE(model_base.VAEBase):
 
     def terms(self, x):
         """The per-image terms of the ELBO of a batch: `losses.elbo_terms`.
-        A subclass with another likelihood overrides this (chapter 9)."""
+        A subclass with another likelihood overrides this (chapter 11)."""
         return losses.elbo_terms(self, x)
 
     def train_step(self, data):

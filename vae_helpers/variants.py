@@ -1,4 +1,4 @@
-"""CVAE variants that change more than the weight of the KL term, and how chapter 9 trains them.
+"""CVAE variants that change more than the weight of the KL term, and how chapters 9 and 11 train them.
 
 `models.CVAE` takes a batch's terms from one overridable method, `terms(x)`
 (`losses.elbo_terms`, which also returns each dimension's KL): `LikelihoodCVAE` overrides it to
@@ -91,7 +91,7 @@ def run_name(mnist, model, tag, pixels="binary", fingerprint=None):
 
 
 def train(mnist, model, tag, pixels="binary", on_epoch_end=None, callbacks=(), verbose="auto",
-          seed=config.SEED):
+          seed=config.SEED, epochs=None):
     """Trains `model` as `runs.book_model` trains the book's CVAE, resuming or loading its
     checkpoint `run_name(mnist, model, tag, pixels)` under `runs.checkpoint_dir()` (or, when
     there is none, the published book's: `published.fetch`).
@@ -106,6 +106,8 @@ def train(mnist, model, tag, pixels="binary", on_epoch_end=None, callbacks=(), v
       on_epoch_end, callbacks, verbose: as in `vae_helpers.training.train`.
       seed: seeds the order of the training batches and their binarisation; a run with another
         seed needs another tag (and a model seeded, and initialised, to match).
+      epochs: positive int, or None for `runs.epochs_for(mnist)` (the book's budget); a run of
+        another length needs another tag.
     Returns:
       A `training.TrainingRun`.
     """
@@ -129,12 +131,15 @@ def train(mnist, model, tag, pixels="binary", on_epoch_end=None, callbacks=(), v
     checkpoint = os.path.join(
         runs.checkpoint_dir(), run_name(mnist, model, tag, pixels, fingerprint)
     )
-    published.fetch(checkpoint, model, runs.epochs_for(mnist), fingerprint)
+    if epochs is None:
+        epochs = runs.epochs_for(mnist)
+    epochs = config.positive_int("epochs", epochs)
+    published.fetch(checkpoint, model, epochs, fingerprint)
     return training.train(
         model,
         train_data,
         test_data,
-        runs.epochs_for(mnist),
+        epochs,
         learning_rate=runs.LEARNING_RATE,
         steps_per_execution=runs.STEPS_PER_EXECUTION,
         checkpoint=checkpoint,

@@ -1,4 +1,4 @@
-"""Wrong answers to chapter 10's coding exercises: each must lose points (tests/test_assignments.py)."""
+"""Wrong answers to chapter 12's coding exercises: each must lose points (tests/test_assignments.py)."""
 
 WRONG = {
     "ex-dist-loss": {
