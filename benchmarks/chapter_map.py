@@ -155,7 +155,7 @@ def _full_size(record):
             f"{record['evaluation']['full']['scaled_s'] / 60:.0f} min of chapter 7's evaluation"
             f" and {projection['other_s'] / 60:.0f} min for everything else. Projected on {record['date']} by "
             f"`python benchmarks/full_size_rehearsal.py --record` from one epoch of each of the book's "
-            f"{len(record['runs'])} training runs and chapter 7's evaluation, timed at full size on "
+            f"{len(record['runs'])} distinct training runs and chapter 7's evaluation, timed at full size on "
             f"{record['data']}, beside the CPU column's measured times.")
 
 

@@ -10,7 +10,7 @@ same image size and the same counts. Only the time is rehearsed, not the book's 
 1. Converts the four idx files to one .npz in the Keras MNIST layout (uint8 x_train (60000, 28, 28),
    ...), and points $VAE_MNIST at it, so `data.load_mnist()`, the call every chapter makes, loads it.
 2. Times one full-mode epoch of every training run the chapters make (`RUNS`, through
-   `runs.book_model`, and chapter 9's `VARIANTS`, through `variants.train`; checkpoint and test
+   `runs.book_model`, and chapters 9's and 11's `VARIANTS`, through `variants.train`; checkpoint and test
    pass included) at full size, and two epochs of each on the bundled subset, whose second epoch
    says what the first one's tracing costs.
 3. Times chapter 7's size-dependent evaluation (IWAE over the test set) on `--eval-images` test
@@ -57,11 +57,13 @@ RUNS = (
     (16, 16.0, "dynamic"),
 )
 VARIANTS = ("β = 1", "warm-up", "free bits", "bernoulli", "continuous_bernoulli", "gaussian")
-"""Chapter 9's runs through `variants.train`: the closed-form-KL baseline and its two cures, then
-one per decoder likelihood. The chapter trains each of the first three with 3 seeds; one is timed
-here (the seeds cost the same), and the projection counts it once."""
-CHAPTER_9 = {"LATENT_DIM": 32, "FREE_BITS": 0.5, "likelihood latent_dim": 16}
-"""The settings chapter 9 trains its variants with (tests/test_full_size.py reads them there)."""
+"""The runs through `variants.train`: chapter 9's closed-form-KL baseline and its two cures, then
+chapter 11's, one per decoder likelihood. Chapter 9 trains each of the first three with
+`len(CHAPTER_9["SEEDS"])` seeds for `cures.experiment_epochs` epochs; one seed is timed here (the
+seeds cost the same) and the projection counts it once per seed."""
+CHAPTER_9 = {"LATENT_DIM": 32, "FREE_BITS": 0.5, "SEEDS": (0, 1, 2), "likelihood latent_dim": 16}
+"""The settings chapters 9 and 11 train their variants with (tests/test_full_size.py reads them
+there)."""
 EVALUATION = (
     # (latent_dim, binarization of the model, test set, k) for each IWAE pass over a whole test set
     # in chapter 7 on a CPU (k = 1,000 and 5,000 run on a GPU only).
@@ -148,21 +150,33 @@ def variant_run(mnist, name):
     from vae_helpers import config, cures, runs, variants
 
     config.set_seeds()
+    epochs = cures.experiment_epochs(mnist) if name in VARIANTS[:3] else runs.epochs_for(mnist)
     if name == "β = 1":
         model = cures.AnalyticKLCVAE(CHAPTER_9["LATENT_DIM"], seed=config.SEED)
-        tag, pixels = f"akl-seed{config.SEED}", "binary"
+        tag, pixels = f"akl-e{epochs}-seed{config.SEED}", "binary"
     elif name == "warm-up":
         steps_per_epoch = -(-len(runs.train_images(mnist)) // runs.BATCH_SIZE)
-        warmup_steps = runs.epochs_for(mnist) * steps_per_epoch // 4
+        warmup_steps = epochs * steps_per_epoch // 4
         model = cures.WarmupCVAE(CHAPTER_9["LATENT_DIM"], warmup_steps, seed=config.SEED)
-        tag, pixels = f"akl-warmup{warmup_steps}-seed{config.SEED}", "binary"
+        tag, pixels = f"akl-warmup{warmup_steps}-e{epochs}-seed{config.SEED}", "binary"
     elif name == "free bits":
         model = cures.FreeBitsCVAE(CHAPTER_9["LATENT_DIM"], CHAPTER_9["FREE_BITS"], seed=config.SEED)
-        tag, pixels = f"akl-freebits{CHAPTER_9['FREE_BITS']:g}-seed{config.SEED}", "binary"
+        tag, pixels = f"akl-freebits{CHAPTER_9['FREE_BITS']:g}-e{epochs}-seed{config.SEED}", "binary"
     else:
         model = variants.LikelihoodCVAE(CHAPTER_9["likelihood latent_dim"], name, seed=config.SEED)
         tag, pixels = name, "grey"
-    return lambda lap: variants.train(mnist, model, tag, pixels=pixels, on_epoch_end=lap, verbose=0)
+    return lambda lap: variants.train(mnist, model, tag, pixels=pixels, on_epoch_end=lap, verbose=0,
+                                      epochs=epochs)
+
+
+def run_plan(name, mnist):
+    """(copies, epochs) of a `VARIANTS` run on `mnist` in the build: the cures train once per seed
+    for `cures.experiment_epochs`, the likelihood variants once for `runs.epochs_for`."""
+    from vae_helpers import cures, runs
+
+    if name in VARIANTS[:3]:
+        return len(CHAPTER_9["SEEDS"]), cures.experiment_epochs(mnist)
+    return 1, runs.epochs_for(mnist)
 
 
 def time_evaluation(mnist, models, count):
@@ -187,7 +201,10 @@ def rehearse(mnist, subset, eval_images):
             book_run(subset, latent, beta, binarization), book_run(mnist, latent, beta, binarization))
         rows.append(row)
     for name in VARIANTS:
-        rows.append(_time_run({"variant": name}, variant_run(subset, name), variant_run(mnist, name))[0])
+        (copies, subset_epochs), (_, full_epochs) = run_plan(name, subset), run_plan(name, mnist)
+        rows.append(_time_run({"variant": name, "copies": copies, "subset_epochs": subset_epochs,
+                               "full_epochs": full_epochs},
+                              variant_run(subset, name), variant_run(mnist, name))[0])
     evaluation = {}
     for name, data in (("subset", subset), ("full", mnist)):
         trained = {(latent, binarization): model for (latent, beta, binarization), model in models[name].items()
@@ -225,14 +242,18 @@ def chapters_without_training():
 def project(rows, evaluation, chapter_seconds, full_epochs, subset_epochs, untrained=()):
     """Seconds of a full-MNIST build: the recorded chapter times (clock) with the subset's training
     and evaluation (CPU seconds, timed now) replaced by full size's. A run's later epochs cost its
-    first less the tracing and set-up that the subset's first and second epochs differ by. CPU
+    first less the tracing and set-up that the subset's first and second epochs differ by. A row
+    may say its own "copies" (runs of it: seeds) and "full_epochs" / "subset_epochs". CPU
     seconds exceed a quiet machine's clock, so what remains of the recorded times is at least the
     chapters that train nothing (`untrained`)."""
-    subset_training = sum(r["subset_first_epoch_s"] + (subset_epochs - 1) * r["subset_epoch_s"] for r in rows)
+    subset_training = sum(
+        r.get("copies", 1) * (r["subset_first_epoch_s"] + (r.get("subset_epochs", subset_epochs) - 1) * r["subset_epoch_s"])
+        for r in rows)
     full_training = 0.0
     for r in rows:
         setup = max(0.0, r["subset_first_epoch_s"] - r["subset_epoch_s"])
-        full_training += r["full_first_epoch_s"] + (full_epochs - 1) * max(r["full_first_epoch_s"] - setup, 0.0)
+        later = (r.get("full_epochs", full_epochs) - 1) * max(r["full_first_epoch_s"] - setup, 0.0)
+        full_training += r.get("copies", 1) * (r["full_first_epoch_s"] + later)
     other = sum(chapter_seconds.values()) - subset_training - evaluation["subset"]["scaled_s"]
     other = max(other, sum(chapter_seconds.get(name, 0.0) for name in untrained), 0.0)
     return {"subset_training_s": round(subset_training, 1), "full_training_s": round(full_training, 1),

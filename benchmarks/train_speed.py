@@ -156,6 +156,16 @@ def run_worker(name, timed_epochs):
     return json.loads(lines[-1])
 
 
+def bfloat16_units():
+    """The CPU's bfloat16 instructions, from /proc/cpuinfo's flags ([] on a CPU without them, where
+    Keras' mixed_bfloat16 policy is emulated and slow), or None where the flags cannot be read."""
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return None
+    return sorted(flag for flag in flags if "bf16" in flag)
+
+
 def _spread(values, fmt):
     return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
@@ -178,6 +188,9 @@ def main():
 
     print(f"TensorFlow {tf.__version__}, {len(os.sched_getaffinity(0))} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}; the bundled digits (4,000 train / 1,000 test), batch 32, latent_dim 2")
+    units = bfloat16_units()
+    print("CPU bfloat16 units: " + ("unknown (no /proc/cpuinfo)" if units is None else
+                                    ", ".join(units) if units else "none (bfloat16 is emulated here)"))
     print(f"{args.rounds} rounds of {' '.join(args.configs)}, each run: 1 untimed + {args.timed_epochs} timed "
           "epochs in a fresh process\n", flush=True)
     results = {name: [] for name in args.configs}

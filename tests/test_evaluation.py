@@ -314,3 +314,22 @@ def test_correlation_interval_is_scipys_fisher_interval_and_covers_the_truth():
     assert evaluation.correlation_interval(x[:3], y[:3])[1:] == (-1.0, 1.0)
     with pytest.raises(ValueError, match="level"):
         evaluation.correlation_interval(x, y, level=95)
+
+
+def test_decode_logits_gives_the_decoders_logits_in_blocks(trained_2d, monkeypatch):
+    # Three blocks and a ragged last one; the same logits as one eager call.
+    monkeypatch.setattr(evaluation, "DECODE_BATCH", 4)
+    z = np.random.default_rng(1).normal(size=(11, 2)).astype(np.float32)
+    np.testing.assert_allclose(evaluation.decode_logits(trained_2d, z), trained_2d.decode(z), atol=1e-4)
+    # Inside a compiled function (optimal_gaussian's step) it is the decoder itself, with gradients.
+    codes = tf.Variable(z)
+
+    @tf.function
+    def gradient():
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(evaluation.decode_logits(trained_2d, codes))
+        return tape.gradient(total, codes)
+
+    assert gradient().shape == z.shape
+    with pytest.raises(ValueError, match=r"decode expects z of shape \(batch, 2\)"):
+        evaluation.decode_logits(trained_2d, np.zeros((3, 5), np.float32))

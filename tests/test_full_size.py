@@ -179,6 +179,8 @@ def test_the_rehearsal_times_chapter_9s_variants_as_the_chapter_trains_them():
         assert arm in source, arm
     for name in ("LATENT_DIM", "FREE_BITS"):
         assert f"{name} = {full_size_rehearsal.CHAPTER_9[name]:g}" in source, name
+    assert f"SEEDS = {full_size_rehearsal.CHAPTER_9['SEEDS']}" in source
+    assert "EPOCHS = cures.experiment_epochs(mnist)" in source and "epochs=EPOCHS" in source
     assert "variants.LikelihoodCVAE(16, name" in source
     assert full_size_rehearsal.CHAPTER_9["likelihood latent_dim"] == 16
     # Every chapter that trains is then timed: book_model's runs and these.

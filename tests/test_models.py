@@ -139,3 +139,20 @@ def test_the_loss_weights_the_kl_by_beta_and_the_elbo_metric_does_not(bundled):
     assert logs["loss"] == pytest.approx(logs["reconstruction_loss"] + 4.0 * logs["kl_loss"], rel=1e-5)
     assert logs["elbo"] == pytest.approx(-(logs["reconstruction_loss"] + logs["kl_loss"]), rel=1e-5)
     assert keras.models.clone_model(model).beta == 4.0
+
+
+def test_a_mixed_precision_model_takes_float32_images_and_codes(images):
+    # Under mixed precision the layers compute in bfloat16 while the data, numpy and the prior's
+    # draws are float32: the checks cast (a dtype-converting convert_to_tensor refuses them).
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = models.CVAE(latent_dim=2, seed=0)
+        mean, logvar = model.encode(images)
+        assert mean.dtype == "bfloat16" and mean.shape == (len(images), 2)
+        for z in (np.zeros((3, 2), np.float32), keras.random.normal((3, 2), seed=0)):
+            logits = model.decode(z)
+            assert logits.shape == (3, 28, 28, 1) and logits.dtype == "bfloat16"
+        with pytest.raises(ValueError, match=r"decode expects z of shape \(batch, 2\)"):
+            model.decode(np.zeros((3, 5), np.float32))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

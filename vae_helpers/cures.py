@@ -10,7 +10,14 @@ itself, so a `beta` other than 1 is refused rather than stored and ignored.
 import keras
 import tensorflow as tf
 
-from vae_helpers import config, losses, models
+from vae_helpers import config, losses, models, runs
+
+
+def experiment_epochs(mnist):
+    """Epochs of each run of chapter 9's experiment: two fifths of `runs.epochs_for(mnist)`, at
+    least 1, so that its nine runs (three arms, three seeds) fit a chapter of about four minutes
+    on 2 CPUs (the budget in benchmarks/chapter_map.py)."""
+    return max(1, runs.epochs_for(mnist) * 2 // 5)
 
 
 class AnalyticKLCVAE(models.CVAE):

@@ -62,8 +62,10 @@ class VAEBase(keras.Model):
             )
 
     def check_latents(self, z):
-        """z of shape (batch, latent_dim) -> a tensor of the model's dtype, or a ValueError."""
-        z = tf.convert_to_tensor(z, dtype=self.compute_dtype)
+        """z of shape (batch, latent_dim) -> a tensor of the model's compute dtype, or a
+        ValueError. Cast, not converted with a dtype: under a mixed-precision policy the model
+        computes in bfloat16 or float16 while z from numpy or the prior is float32."""
+        z = tf.cast(tf.convert_to_tensor(z), self.compute_dtype)
         if z.shape.rank != 2 or z.shape[-1] != self.latent_dim:
             raise ValueError(
                 f"decode expects z of shape (batch, {self.latent_dim}); got {tuple(z.shape)}."
