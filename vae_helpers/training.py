@@ -31,7 +31,7 @@ STATE_ENTRY = "vae_helpers_training.json"
 
 DEFAULT_LEARNING_RATE = 1e-3
 """Adam's step size for every run in the book: Adam's default (the keras-io VAE example's). The TF
-tutorial's 1e-4 goes with its 18,750 steps over full MNIST; the bundled subset gives only 2,500
+tutorial's 1e-4 goes with its 18,750 steps over full MNIST; the bundled subset gives only 1,875
 steps, so the book takes the larger step (the smaller one is not measured here)."""
 
 
