@@ -925,3 +925,17 @@ def test_chapter_6_beyond_check_catches_one_tail_or_one_axis():
     assert _chapter_6_beyond_check(1 - (1 - 2 * stats.norm.sf(3.0)) ** 2)
     assert not _chapter_6_beyond_check(1 - (1 - stats.norm.sf(3.0)) ** 2)  # one tail
     assert not _chapter_6_beyond_check(2 * stats.norm.sf(3.0))  # one axis
+
+
+# Chapter 11 (grey pixels), graded exercise (issue 23). The visible check of ex-cb-mean (the
+# continuous Bernoulli's mean against scipy quadrature, logits from -800 to 800 with 0 and +-1e-6)
+# passes the solution, says "Not done yet" to the starter, holds no line of the solution, and
+# rejects every wrong answer of tests/wrong_answers/ch11.py (lambda, NaN at 0, lambda rounding to
+# 0 or 1 at large |eta|, a sign slip, artanh(2 lambda - 1), float32, ...).
+
+def test_chapter_11_exercise_check_rejects_every_wrong_answer():
+    from scipy import integrate
+
+    with np.errstate(all="ignore"):  # the wrong answers' 0 / 0 and exp(800)
+        _check_rejects_every_wrong_answer("11_grey_pixels", "ex-cb-mean",
+                                          lambda: {"integrate": integrate, "special": special})
