@@ -392,13 +392,14 @@ def test_publish_models_lists_each_finished_full_mode_checkpoint_with_its_sha256
         assert (models_dir / entry["name"]).read_bytes() == content
         assert entry["sha256"] == hashlib.sha256(content).hexdigest() and entry["size"] == len(content)
         assert entry["record"] == _record(tmp_path / "checkpoints" / entry["name"])
-        assert entry["record"]["epochs_done"] == 40
+        assert entry["record"]["epochs_done"] == runs.FULL_EPOCHS["bundled"]
         assert entry["record"]["data_fingerprint"] == runs.data_fingerprint(small)
     assert capsys.readouterr().out.count("skipped") == 2  # the unfinished and the quick-mode runs
     # The manifest is what the package reads: served, it gives the learner the finished run.
     checkpoint = tmp_path / "learner" / finished[0]
     with _serve(functools.partial(_Site, directory=str(tmp_path / "html")), monkeypatch):
-        assert published.fetch(checkpoint, models.CVAE(2, seed=config.SEED), 40, runs.data_fingerprint(small))
+        assert published.fetch(checkpoint, models.CVAE(2, seed=config.SEED), runs.FULL_EPOCHS["bundled"],
+                                 runs.data_fingerprint(small))
     assert checkpoint.read_bytes() == (models_dir / finished[0]).read_bytes()
 
 
