@@ -927,6 +927,25 @@ def test_chapter_6_beyond_check_catches_one_tail_or_one_axis():
     assert not _chapter_6_beyond_check(2 * stats.norm.sf(3.0))  # one axis
 
 
+# Chapter 10, graded exercise ex-aggregate-log-density (issue 23): its visible check passes the
+# book's solution, says "Not done yet" to the starter, holds no line of the solution, and rejects
+# every wrong answer of tests/wrong_answers/ch10.py (the log of a plain sum, no - log N, the std
+# for the variance, the wrong axis, no log 2 pi, ...). It runs on stand-ins for the chapter's
+# training codes of the 2-D model (narrow posteriors) and its prior draws.
+
+def _chapter_10_exercise_names():
+    rng = np.random.default_rng(10)
+    return {"stats": stats, "special": special,
+            "means": rng.normal(size=(600, 2)), "logvars": rng.uniform(-6.0, -1.0, (600, 2)),
+            "z_prior": rng.normal(size=(1000, 2))}
+
+
+def test_chapter_10_exercise_check_rejects_every_wrong_answer():
+    with np.errstate(all="ignore"):  # the plain sum's log(0)
+        _check_rejects_every_wrong_answer("10_aggregate_posterior", "ex-aggregate-log-density",
+                                          _chapter_10_exercise_names)
+
+
 # Chapter 11 (grey pixels), graded exercise (issue 23). The visible check of ex-cb-mean (the
 # continuous Bernoulli's mean against scipy quadrature, logits from -800 to 800 with 0 and +-1e-6)
 # passes the solution, says "Not done yet" to the starter, holds no line of the solution, and
