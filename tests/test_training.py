@@ -22,26 +22,32 @@ def small(bundled):
     return train, test
 
 
-def _worker(tmp_path, *args):
+def _worker(tmp_path, *args, precision=None):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    if precision:
+        env["VAE_PRECISION"] = precision
     return subprocess.run(
         [sys.executable, WORKER, *map(str, args)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )
 
 
-def test_a_killed_run_resumes_from_its_last_epoch_and_ends_where_an_uninterrupted_run_ends(tmp_path):
-    reference = _worker(tmp_path, "reference.keras", 3, "reference.npz")
+# Both precisions training can pick (`precision.training_policy`): bfloat16 is emulated on a CPU
+# without bfloat16 units, slowly but with the same numbers, so both run on every machine.
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_a_killed_run_resumes_from_its_last_epoch_and_ends_where_an_uninterrupted_run_ends(tmp_path, precision):
+    reference = _worker(tmp_path, "reference.keras", 3, "reference.npz", precision=precision)
     assert reference.returncode == 0, reference.stderr[-2000:]
 
     # SIGKILL at step 4 of epoch 3: epochs 1 and 2 are checkpointed, epoch 3 is half done.
-    killed = _worker(tmp_path, "run.keras", 3, "killed.npz", 3, 4)
+    killed = _worker(tmp_path, "run.keras", 3, "killed.npz", 3, 4, precision=precision)
     assert killed.returncode == -signal.SIGKILL
     assert not (tmp_path / "killed.npz").exists()
     assert training.checkpoint_state(tmp_path / "run.keras")["epochs_done"] == 2
 
-    resumed = _worker(tmp_path, "run.keras", 3, "resumed.npz")
+    resumed = _worker(tmp_path, "run.keras", 3, "resumed.npz", precision=precision)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     expected, got = np.load(tmp_path / "reference.npz"), np.load(tmp_path / "resumed.npz")
+    assert str(got["precision"]) == str(expected["precision"]) == precision
     assert int(got["resumed_from"]) == 2
     # Nothing lost: the optimizer's step count, the history of all three epochs and every weight
     # match the run that was never interrupted.

@@ -43,6 +43,7 @@ def main(checkpoint, epochs, output, kill_epoch=None, kill_step=None):
     np.savez(
         output,
         resumed_from=run.resumed_from,
+        precision=run.precision,
         iterations=int(run.model.optimizer.iterations.numpy()),
         test_elbo=np.array(run.history["val_elbo"]),
         train_elbo=np.array(run.history["elbo"]),

@@ -10,6 +10,7 @@ Modules, in the order data flows through them:
 * `bounds`: Monte Carlo ELBO and IWAE estimators for any model with a tractable log p(x, z).
 * `toy`: models whose log p(x) is exact (closed form or quadrature), the referees of chapters 1-2.
 * `training`: `train` (model.fit with a test ELBO per epoch, atomic checkpoints, exact resume).
+* `precision`: which precision `train` computes in (bfloat16 inside the model on CPUs with units for it).
 * `runs`: the book's trained models, defined once and shared by chapters 5-8.
 * `evaluation`: IWAE_k on the CVAE (through `bounds`), grid log p(x) for 2-D models, active units.
 * `latent`: quantile grids and interpolation in latent space.

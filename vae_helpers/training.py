@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vae_helpers import config, data, likelihoods, model_base, models
+from vae_helpers import config, data, likelihoods, model_base, models, precision
 
 STATE_ENTRY = "vae_helpers_training.json"
 """The name of the run record inside a checkpoint's zip archive (Keras ignores entries it does not know)."""
@@ -66,12 +66,16 @@ class TrainingRun:
         on the test set, each a list of floats, nats per image.
       resumed_from: epochs already done when this call started (0 for a fresh run).
       seconds: wall-clock time this call spent in `fit`.
+      precision: the policy this call trained in (`precision.training_policy`): "float32", or
+        "mixed_bfloat16" (float32 weights, logits and losses; bfloat16 maths inside the halves);
+        None when it trained nothing (the checkpoint was finished).
     """
 
     model: models.CVAE
     history: dict
     resumed_from: int
     seconds: float
+    precision: str = None
 
     @property
     def epochs(self):
@@ -126,6 +130,7 @@ def train(
             f"got {learning_rate!r}."
         )
     learning_rate = float(learning_rate)
+    policy = precision.training_policy()  # a bad VAE_PRECISION is refused before any work
     if not isinstance(model, models.CVAE):
         raise TypeError(f"train expects a vae_helpers.models.CVAE; got {type(model).__name__}.")
     _check_dataset("train_data", train_data)
@@ -165,16 +170,19 @@ def train(
             pass
     recorder = _Recorder(model, history, checkpoint, on_epoch_end, data_fingerprint)
     start = time.perf_counter()
-    fit(
-        model, train_data, test_data, epochs,
-        optimizer=optimizer,
-        num_batches=num_batches,
-        initial_epoch=done,
-        steps_per_execution=steps_per_execution,
-        callbacks=[_StopOnNonFiniteLoss(), recorder, *callbacks],
-        verbose=verbose,
-    )
-    return TrainingRun(model, recorder.history, resumed_from=done, seconds=time.perf_counter() - start)
+    with precision.training_in(model, policy) as between_epochs:
+        fit(
+            model, train_data, test_data, epochs,
+            optimizer=optimizer,
+            num_batches=num_batches,
+            initial_epoch=done,
+            steps_per_execution=steps_per_execution,
+            # First, so that the test ELBO and every callback after it see float32.
+            callbacks=[*between_epochs, _StopOnNonFiniteLoss(), recorder, *callbacks],
+            verbose=verbose,
+        )
+    return TrainingRun(model, recorder.history, resumed_from=done, seconds=time.perf_counter() - start,
+                       precision=policy)
 
 
 # Every message about a checkpoint that cannot be used ends with this: the file may hold a learner's
