@@ -35,6 +35,7 @@ CONFIGS = {
     "book": "training.train (model.fit), steps_per_execution=32, prefetched pipeline, float32",
     "book+bf16": "book with VAE_PRECISION=mixed_bfloat16: bfloat16 inside the halves, float32 weights, "
                  "logits and losses (vae_helpers.precision; what the book trains in on a CPU with bfloat16 units)",
+    "book+bf16-all": "book with Keras' global mixed_bfloat16 policy: every layer in bfloat16, the logits too",
     "book+1thread": "book with one intra-op and one inter-op thread",
     "book+spe1": "book with steps_per_execution=1 (one host round trip per batch)",
 }
@@ -117,6 +118,10 @@ def worker(name, timed_epochs):
 
     # The book picks its precision from the CPU (vae_helpers.precision): pinned here, per config.
     os.environ["VAE_PRECISION"] = "mixed_bfloat16" if name == "book+bf16" else "float32"
+    if name == "book+bf16-all":
+        import keras
+
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     config.set_seeds()
     mnist = data.load_mnist("bundled")
     train_images = data.binarize_static(mnist.train_images)
@@ -126,6 +131,15 @@ def worker(name, timed_epochs):
         model, seconds = tutorial_loop(train_images, epochs, prefetch=name == "tutorial+prefetch")
     else:
         model, seconds = book_path(train_images, epochs, steps_per_execution=1 if name == "book+spe1" else 32)
+    if name == "book+bf16-all":
+        # Scored as every other config is: by a float32 model with the trained weights.
+        import keras
+
+        from vae_helpers import models
+
+        keras.mixed_precision.set_global_policy("float32")
+        trained, model = model, models.CVAE(2, seed=config.SEED)
+        model.set_weights(trained.get_weights())
     elbo, error = evaluation.summarize(evaluation.iwae(model, test_images, 1, seed=config.SEED))
     clock, cpu = np.sum(seconds[1:], axis=0)
     print(json.dumps({
