@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from vae_helpers import config, distributed, models, training
+from vae_helpers import checkpoints, config, distributed, models
 
 
 def main(output, checkpoint, epochs, kill_in_save=0):
@@ -30,7 +30,7 @@ def main(output, checkpoint, epochs, kill_in_save=0):
     if os.environ.get("TF_CONFIG"):
         index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
     saves = []
-    save = training._save
+    save = checkpoints.save
 
     def counting_save(path, model, history, *args, **kwargs):
         saves.append(path)
@@ -42,7 +42,7 @@ def main(output, checkpoint, epochs, kill_in_save=0):
             zipfile.ZipFile.writestr = die
         return save(path, model, history, *args, **kwargs)
 
-    training._save = counting_save
+    checkpoints.save = counting_save
 
     def make_model():
         model = distributed.point_mass(models.CVAE(2, seed=config.SEED))

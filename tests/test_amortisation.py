@@ -3,6 +3,7 @@ amortisation gaps (Cremer, Li & Duvenaud, 2018), checked against closed forms an
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from scipy import optimize, special, stats
 
 from vae_helpers import data, evaluation, toy
@@ -174,3 +175,53 @@ def test_grid_kl_of_the_encoders_q_is_log_p_minus_its_monte_carlo_elbo(trained_2
     assert np.all(np.abs(kl - (exact - sampled)) < 4 * error + 0.02)
     with pytest.raises(ValueError, match="must have shape"):
         evaluation.grid_kl_to_posterior(trained_2d, images, mean[:1], logvar, exact)
+
+
+class _TwoModes:
+    """A 2-D "VAE" whose likelihood has two bumps, the heavier at (-1.5, 0), and whose encoder
+    puts q at (0.6, 0), in the basin of the lighter: log p(x|z) = logaddexp(-|z - m1|^2 / 2s^2,
+    log 3 - |z - m2|^2 / 2s^2) - log 4 (at most 0, as a Bernoulli's is) for the all-ones image,
+    spread evenly over its 784 pixels."""
+
+    latent_dim = 2
+    MODES, SCALE = ((1.5, 0.0), (-1.5, 0.0)), 0.3
+    LOG_WEIGHTS = (-np.log(4.0), np.log(3.0) - np.log(4.0))
+
+    def numpy_log_likelihood(self, z):
+        bumps = [w - ((z[..., 0] - a) ** 2 + (z[..., 1] - b) ** 2) / (2 * self.SCALE**2)
+                 for (a, b), w in zip(self.MODES, self.LOG_WEIGHTS)]
+        return np.logaddexp(*bumps)
+
+    def encode(self, x):
+        n = len(x)
+        return tf.constant(np.tile([[0.6, 0.0]], (n, 1)), tf.float32), tf.zeros((n, 2))
+
+    def decode(self, z):
+        bumps = [w - ((z[:, 0] - a) ** 2 + (z[:, 1] - b) ** 2) / (2 * self.SCALE**2)
+                 for (a, b), w in zip(self.MODES, self.LOG_WEIGHTS)]
+        per_pixel = tf.reduce_logsumexp(tf.stack(bumps), axis=0) / 784.0 - 1e-6  # below 0
+        logits = -tf.math.log(tf.math.expm1(-per_pixel))  # log_sigmoid(logits) = per_pixel
+        return tf.tile(logits[:, None, None, None], (1, 28, 28, 1))
+
+
+def test_the_best_gaussian_is_found_on_the_better_of_two_modes():
+    model, x = _TwoModes(), np.ones((1, 28, 28, 1), np.float32)
+    # The oracle: the best Gaussian by Nelder-Mead from the heavier mode, with E_q on a fine grid.
+    axis = np.linspace(-4, 4, 401)
+    z = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)
+    log_joint = model.numpy_log_likelihood(z) + stats.norm.logpdf(z).sum(axis=1)
+
+    def minus_elbo(params):
+        q = stats.norm.logpdf(z, params[:2], np.exp(params[2:] / 2)).sum(axis=1)
+        weights = np.exp(q - q.max())
+        return -(weights @ log_joint / weights.sum() + 0.5 * np.sum(params[2:] + 1 + np.log(2 * np.pi)))
+
+    best = -optimize.minimize(minus_elbo, [-1.5, 0.0, -2.0, -2.0], method="Nelder-Mead").fun
+    lighter = -optimize.minimize(minus_elbo, [1.5, 0.0, -2.0, -2.0], method="Nelder-Mead").fun
+    assert best > lighter + 0.5  # two maxima, the heavier mode's the higher
+    found = evaluation.optimal_gaussian_elbo(model, x, steps=150)[0][0]
+    assert found == pytest.approx(best, abs=0.03)
+    # One search from the encoder's q stops at a worse maximum: the check above fails on it.
+    mean, logvar = model.encode(x)
+    single = evaluation.optimal_gaussian(evaluation.log_likelihood_of(model, x), mean, logvar, 150)[2][0]
+    assert single < best - 0.5

@@ -98,3 +98,43 @@ def test_a_bfloat16_run_trains_in_bfloat16_scores_and_saves_in_float32(tmp_path,
     for before, after in zip(run.model.get_weights(), again.model.get_weights()):
         assert before.dtype == np.float32
         np.testing.assert_array_equal(before, after)
+
+
+def _one_epoch(bundled, monkeypatch, policy, validation_noise=None):
+    """One epoch of a small run in `policy`; returns the run and the model's noise state as each
+    validation pass began (so a test can score the same draws again)."""
+    monkeypatch.setenv("VAE_PRECISION", policy)
+    train = data.make_dataset(bundled.train_images[:96], batch_size=32, binarization="dynamic")
+    test = data.make_dataset(data.binarize_static(bundled.test_images[:64]), batch_size=32, shuffle=False)
+    states = []
+
+    class NoiseAtTest(tf.keras.callbacks.Callback):
+        def on_test_begin(self, logs=None):
+            states.append(self.model.noise.state.numpy().copy())
+
+    run = training.train(models.CVAE(2, seed=0), train, test, epochs=1, callbacks=[NoiseAtTest()], verbose=0)
+    return run, test, states[-1]
+
+
+def _rescored_in_float32(run, test, noise_state):
+    """The test ELBO of the trained weights, traced afresh in float32, with the noise the
+    validation pass drew."""
+    run.model.noise.state.assign(noise_state)
+    run.model.compile(optimizer=tf.keras.optimizers.Adam())  # drops the traced steps
+    return run.model.evaluate(test, return_dict=True, verbose=0)["elbo"]
+
+
+def test_bfloat16_changes_the_training_maths_but_not_the_test_elbo_it_reports(bundled, monkeypatch):
+    float32_run, _, _ = _one_epoch(bundled, monkeypatch, "float32")
+    run, test, noise = _one_epoch(bundled, monkeypatch, "mixed_bfloat16")
+    # The same seed and data: only the precision of the step differs, and it shows.
+    assert run.history["elbo"][0] != float32_run.history["elbo"][0]
+    assert run.history["val_elbo"][0] != float32_run.history["val_elbo"][0]
+    # The reported test ELBO is the float32 network's: scored again in float32, it is the same.
+    assert _rescored_in_float32(run, test, noise) == pytest.approx(run.history["val_elbo"][0], rel=1e-6)
+
+
+def test_the_test_elbo_check_fails_when_validation_runs_in_bfloat16(bundled, monkeypatch):
+    monkeypatch.setattr(precision._Float32BetweenEpochs, "on_test_begin", lambda self, logs=None: None)
+    run, test, noise = _one_epoch(bundled, monkeypatch, "mixed_bfloat16")
+    assert _rescored_in_float32(run, test, noise) != pytest.approx(run.history["val_elbo"][0], rel=1e-6)

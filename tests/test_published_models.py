@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 import vae_helpers
-from vae_helpers import config, cures, models, published, runs, training, variants
+from vae_helpers import checkpoints, config, cures, models, published, runs, training, variants
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -455,7 +455,7 @@ def test_the_next_fetch_removes_what_a_killed_fetch_left_and_nothing_else(small,
     (stale,) = [p.name for p in learner.iterdir()]  # v0.1: .NAME.RANDOM.download, kept for ever
     assert stale.startswith(f".{checkpoint.name}.")
     parts = stale[len(checkpoint.name) + 2:].split(".")  # host, pid, random, "download"
-    assert len(parts) == 4 and parts[0] == training._host() and parts[3] == "download"
+    assert len(parts) == 4 and parts[0] == checkpoints.host() and parts[3] == "download"
 
     def renamed(**changes):
         fields = dict(zip(("host", "pid", "random"), parts[:3]), **changes)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vae_helpers import config, data, models, training
+from vae_helpers import checkpoints, config, data, models, training
 
 WORKER = os.path.join(os.path.dirname(__file__), "training_worker.py")
 
@@ -32,7 +32,7 @@ def _worker(tmp_path, *args, precision=None):
 
 
 # Both precisions training can pick (`precision.training_policy`): bfloat16 is emulated on a CPU
-# without bfloat16 units, slowly but with the same numbers, so both run on every machine.
+# without bfloat16 units, slowly but deterministically, so both run on every machine.
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
 def test_a_killed_run_resumes_from_its_last_epoch_and_ends_where_an_uninterrupted_run_ends(tmp_path, precision):
     reference = _worker(tmp_path, "reference.keras", 3, "reference.npz", precision=precision)
@@ -440,7 +440,7 @@ def test_links_planted_at_the_temporary_file_names_are_never_written_through(sma
 
     drawn = iter(["plantedx", "freshnam", "freshnm2", "freshnm3"])
     monkeypatch.setattr(tempfile, "_get_candidate_names", lambda: drawn)
-    planted = tmp_path / f".model.keras.{training._host()}.{os.getpid()}.plantedx.partial.keras"
+    planted = tmp_path / f".model.keras.{checkpoints.host()}.{os.getpid()}.plantedx.partial.keras"
     planted.symlink_to(next(iter(victims)))
     links.append(planted)
     training._save(str(path), models.CVAE(2, seed=0), {"elbo": [1.0, 2.0]})

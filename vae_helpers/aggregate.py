@@ -16,9 +16,8 @@ import math
 import numpy as np
 from scipy.special import logsumexp
 
-from vae_helpers import config
+from vae_helpers import config, latent, losses
 
-LOG_2PI = math.log(2.0 * math.pi)
 ENTRIES_PER_CHUNK = 4_000_000
 """Points times components evaluated at once, so memory stays near 32 MB."""
 
@@ -26,7 +25,7 @@ ENTRIES_PER_CHUNK = 4_000_000
 def log_prior(z):
     """log N(z; 0, I) for z (M, latent_dim) -> (M,)."""
     z = _check_finite("z", z)
-    return -0.5 * np.sum(z**2 + LOG_2PI, axis=-1)
+    return _log_normal(z, 0.0, 0.0)
 
 
 def log_gaussians(z, means, logvars):
@@ -41,7 +40,7 @@ def log_gaussians(z, means, logvars):
     # Expanding -(z - mean)^2 * precision / 2 turns the (M, N, latent_dim) difference into
     # one matrix product over latent_dim.
     quadratic = (z**2) @ (-0.5 * precision).T + z @ (means * precision).T
-    constant = np.sum(-0.5 * (means**2 * precision + logvars + LOG_2PI), axis=1)
+    constant = np.sum(-0.5 * (means**2 * precision + logvars + losses.LOG_2PI), axis=1)
     return quadratic + constant
 
 
@@ -89,12 +88,10 @@ def rate_decomposition(means, logvars, num_samples, seed=config.SEED):
     num_samples = config.positive_int("num_samples", num_samples, minimum=2)
     z, component = sample(means, logvars, num_samples, seed)
     log_q = log_density(z, means, logvars)
-    log_q_given_x = -0.5 * np.sum(
-        (z - means[component]) ** 2 * np.exp(-logvars[component])
-        + logvars[component] + LOG_2PI, axis=1)
+    log_q_given_x = _log_normal(z, means[component], logvars[component])
     kl_terms = log_q - log_prior(z)
     information_terms = log_q_given_x - log_q
-    kl = 0.5 * np.sum(np.exp(logvars) + means**2 - 1.0 - logvars, axis=1)
+    kl = np.asarray(losses.analytic_kl(means, logvars), np.float64)
     return {
         "rate": float(kl.mean()),
         "kl_aggregate": float(kl_terms.mean()),
@@ -139,12 +136,10 @@ def grid(low, high, num_per_axis):
       z (num_per_axis^2, 2), row-major (the first coordinate varies fastest), and the area of
       one cell.
     """
-    num_per_axis = config.positive_int("num_per_axis", num_per_axis)
     if not (np.isfinite(low) and np.isfinite(high) and high > low):
         raise ValueError(f"the grid needs finite low < high; got low={low!r}, high={high!r}.")
-    axis = low + (np.arange(num_per_axis) + 0.5) * (high - low) / num_per_axis
-    first, second = np.meshgrid(axis, axis)
-    return np.stack([first.ravel(), second.ravel()], axis=1), ((high - low) / num_per_axis) ** 2
+    z, widths = latent.midpoint_grid(low, high, num_per_axis)
+    return z, float(widths[0] * widths[1])
 
 
 def grid_kl(means, logvars, low, high, num_per_axis):
@@ -173,6 +168,11 @@ def density_ratio(z, means, logvars):
     """log q(z) - log p(z) at points z (M, latent_dim) -> (M,): below 0 where q is thinner than
     the prior; very negative in a hole."""
     return log_density(z, means, logvars) - log_prior(z)
+
+
+def _log_normal(z, means, logvars):
+    """`losses.log_normal_pdf` on float64 arrays: (M, latent_dim) -> (M,), float64."""
+    return np.asarray(losses.log_normal_pdf(z, means, logvars, raxis=-1), np.float64)
 
 
 def _standard_error(values):

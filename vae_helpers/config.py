@@ -29,10 +29,15 @@ def is_quick():
     )
 
 
+def is_integer(value, minimum):
+    """Whether `value` is a Python or NumPy integer of at least `minimum` (a bool is not)."""
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= minimum
+
+
 def positive_int(name, value, minimum=1):
     """`value` as an int, or a ValueError naming `name` if it is not an integer of at least
     `minimum` (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    if not is_integer(value, minimum):
         wanted = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
         raise ValueError(f"{name} must be {wanted}; got {value!r}.")
     return int(value)
@@ -53,7 +58,7 @@ def positive_number(name, value, maximum=None):
 def pick(full, quick):
     """Returns `quick` in quick mode, else `full`: use it for epoch and sample counts only."""
     for name, value in (("full", full), ("quick", quick)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        if not is_integer(value, 1):
             raise ValueError(f"pick() takes positive integer counts; got {name}={value!r}.")
     return quick if is_quick() else full
 
@@ -65,7 +70,7 @@ def mode_name():
 
 def set_seeds(seed=SEED):
     """Seeds Python, NumPy and TensorFlow (through Keras) so a chapter reruns identically."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not is_integer(seed, 0):
         raise ValueError(f"seed must be a non-negative integer; got {seed!r}.")
     random.seed(seed)
     np.random.seed(seed)

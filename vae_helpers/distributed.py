@@ -33,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vae_helpers import config, data, models, training
+from vae_helpers import checkpoints, config, data, models, training
 
 LOGICAL_CPUS = 2
 """How many logical CPU devices the appendix splits the processor into."""
@@ -237,7 +237,7 @@ class ChiefCheckpoint(keras.callbacks.Callback):
         for name, value in logs.items():
             self.history.setdefault(name, []).append(float(value))
         if self.path is not None and self.chief:
-            training.save_checkpoint(self.path, self.model, self.history,
+            checkpoints.save(self.path, self.model, self.history,
                                      self.run_fingerprint)
             self._written = True
 

@@ -32,6 +32,25 @@ def quantile_grid(num_per_axis=20, low=0.05, high=0.95):
     return np.stack([z1.ravel(), z2.ravel()], axis=1).astype(np.float32)
 
 
+def midpoint_grid(low, high, num_per_axis):
+    """Cell centres of a num_per_axis x num_per_axis grid over the box [low_1, high_1] x
+    [low_2, high_2] of a 2-D latent space, for integrals by the midpoint rule.
+
+    Args:
+      low, high: (2,) arrays (or numbers, for a square), the box's corners.
+      num_per_axis: positive int, cells per axis.
+    Returns:
+      z (num_per_axis^2, 2), row-major (the first coordinate varies fastest), and the widths
+      (2,) of a cell along each axis.
+    """
+    num_per_axis = config.positive_int("num_per_axis", num_per_axis)
+    low, high = (np.broadcast_to(np.asarray(v, np.float64), (2,)) for v in (low, high))
+    widths = (high - low) / num_per_axis
+    axes = [(np.arange(num_per_axis) + 0.5) * w + l for l, w in zip(low, widths)]
+    first, second = np.meshgrid(*axes)
+    return np.stack([first.ravel(), second.ravel()], axis=1), widths
+
+
 def interpolate(z_start, z_end, num_steps=10, method="linear"):
     """Points from `z_start` to `z_end`, both included.
 

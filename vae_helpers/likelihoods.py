@@ -32,7 +32,6 @@ TAYLOR_BELOW = 0.1
 numbers that both go to 0 at logit 0 (lambda = 0.5), and their gradients cancel two large terms."""
 
 LOG_2 = math.log(2.0)
-LOG_2PI = math.log(2.0 * math.pi)
 
 
 def bernoulli(x, logits):
@@ -129,7 +128,7 @@ def gaussian(x, logits, log_scale):
     mean = tf.sigmoid(logits)
     log_scale = tf.cast(log_scale, logits.dtype)
     squared = ((tf.cast(x, logits.dtype) - mean) * tf.exp(-log_scale)) ** 2
-    log_density = -0.5 * (squared + LOG_2PI) - log_scale
+    log_density = -0.5 * (squared + losses.LOG_2PI) - log_scale
     return tf.reduce_sum(log_density + tf.zeros_like(mean), axis=[1, 2, 3])
 
 

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vae_helpers import data
+from vae_helpers import config, data
 
 
 class VAEBase(keras.Model):
@@ -84,7 +84,7 @@ def images_of(batch):
 
 
 def _check_latent_dim(latent_dim):
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or latent_dim <= 0:
+    if not config.is_integer(latent_dim, 1):
         raise ValueError(
             f"latent_dim must be a positive integer (the tutorial uses 2); got {latent_dim!r}."
         )

@@ -26,7 +26,7 @@ import zipfile
 import keras
 
 import vae_helpers
-from vae_helpers import training
+from vae_helpers import checkpoints, training
 
 SITE_URL = "https://vae-book.github.io/vae-book/"
 """The published book: GitHub Pages of `repository.url` in _config.yml (tests/test_published_models.py
@@ -129,7 +129,7 @@ def fetch(checkpoint, model, epochs, data_fingerprint):
     if not fetching() or os.path.lexists(checkpoint):
         return False
     # What a fetch killed mid-download left (its process is gone) would stay for ever.
-    training._remove_stale_temporaries(os.path.abspath(checkpoint))
+    checkpoints.remove_stale_temporaries(os.path.abspath(checkpoint))
     name, url = os.path.basename(checkpoint), models_url()
     deadline = time.monotonic() + TOTAL_SECONDS
     try:
@@ -261,7 +261,7 @@ def _place(checkpoint, body, wanted):
         os.makedirs(os.path.dirname(target), exist_ok=True)
         # A new file (mkstemp, O_EXCL: a planted file or link is never followed), named with this
         # host and process id so that the next fetch or save can remove it if this one is killed.
-        temporary = training._temporary_file(target, ".download", body)
+        temporary = checkpoints.temporary_file(target, ".download", body)
     except OSError as error:
         raise _Unavailable(f"cannot write to the checkpoint folder: {error.strerror or error}") from None
     try:

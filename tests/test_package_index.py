@@ -1,0 +1,23 @@
+"""The package's index (its docstring) and README's layout table name every module it has."""
+
+import pathlib
+import re
+
+import vae_helpers
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _modules():
+    return sorted(p.stem for p in (ROOT / "vae_helpers").glob("*.py") if p.stem != "__init__")
+
+
+def test_the_package_index_names_every_module_once():
+    named = re.findall(r"^\* `(\w+)`:", vae_helpers.__doc__, flags=re.M)
+    assert sorted(named) == _modules()
+
+
+def test_readme_layout_names_every_module():
+    row = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `vae_helpers/` |"))
+    missing = [name for name in _modules() if f"`{name}`" not in row]
+    assert not missing, f"README's layout row for vae_helpers/ leaves out {missing}"
