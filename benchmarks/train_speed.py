@@ -161,13 +161,13 @@ def run_worker(name, timed_epochs):
 
 
 def bfloat16_units():
-    """The CPU's bfloat16 instructions, from /proc/cpuinfo's flags ([] on a CPU without them, where
-    Keras' mixed_bfloat16 policy is emulated and slow), or None where the flags cannot be read."""
-    try:
-        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return None
-    return sorted(flag for flag in flags if "bf16" in flag)
+    """The CPU's bfloat16 instructions, from its flags (`vae_helpers.precision.cpu_flags`; [] on a
+    CPU without them, where Keras' mixed_bfloat16 policy is emulated and slow), or None where the
+    flags cannot be read."""
+    from vae_helpers import precision
+
+    flags = precision.cpu_flags()
+    return None if flags is None else sorted(flag for flag in flags if "bf16" in flag)
 
 
 def _spread(values, fmt):

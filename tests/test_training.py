@@ -72,7 +72,7 @@ def test_a_save_that_dies_halfway_leaves_the_previous_checkpoint_whole(tmp_path,
 
     monkeypatch.setattr(keras.Model, "save", dies_halfway)
     with pytest.raises(KeyboardInterrupt):
-        training._save(str(path), run.model, {"elbo": [1.0, 2.0]})
+        checkpoints.save(str(path), run.model, {"elbo": [1.0, 2.0]})
     monkeypatch.undo()
     assert training.checkpoint_state(path)["epochs_done"] == 1
     restored = keras.models.load_model(path)
@@ -323,7 +323,7 @@ def test_a_read_only_checkpoint_folder_is_refused_before_training(tmp_path):
 def test_a_failed_save_removes_its_temporary_file(tmp_path, monkeypatch):
     path = tmp_path / "model.keras"
     model = models.CVAE(2, seed=0)
-    training._save(str(path), model, {"elbo": [1.0]})
+    checkpoints.save(str(path), model, {"elbo": [1.0]})
     before = path.read_bytes()
 
     def disk_full(self, filepath, *args, **kwargs):
@@ -334,7 +334,7 @@ def test_a_failed_save_removes_its_temporary_file(tmp_path, monkeypatch):
     monkeypatch.setattr(keras.Model, "save", disk_full)
     for _ in range(3):  # each retry used to leave one more hidden file
         with pytest.raises(OSError, match="No space left"):
-            training._save(str(path), model, {"elbo": [1.0, 2.0]})
+            checkpoints.save(str(path), model, {"elbo": [1.0, 2.0]})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
     assert path.read_bytes() == before
 
@@ -351,7 +351,7 @@ def test_a_model_saved_by_hand_is_not_called_corrupt_or_deleted(small, tmp_path)
 
 def test_a_checkpoint_of_another_architecture_names_the_fix(small, tmp_path, monkeypatch):
     path = tmp_path / "model.keras"
-    training._save(str(path), models.CVAE(2, seed=0), {"elbo": [1.0]})  # a checkpoint of one epoch
+    checkpoints.save(str(path), models.CVAE(2, seed=0), {"elbo": [1.0]})  # a checkpoint of one epoch
     before = path.read_bytes()
 
     def another_decoder(latent_dim):  # as if a later version of the book changed the decoder
@@ -397,7 +397,7 @@ def test_a_checkpoint_of_other_data_is_refused_and_kept(small, tmp_path):
     assert path.read_bytes() == before
     # A checkpoint of v0.1.0 has no fingerprint: it cannot vouch for its data either.
     old = tmp_path / "old.keras"
-    training._save(str(old), models.CVAE(2, seed=0), {"elbo": [1.0]})
+    checkpoints.save(str(old), models.CVAE(2, seed=0), {"elbo": [1.0]})
     with pytest.raises(training.CheckpointMismatchError, match="data of unknown fingerprint"):
         training.train(models.CVAE(2, seed=0), *small, epochs=2, checkpoint=old, data_fingerprint="a" * 64, verbose=0)
 
@@ -443,7 +443,7 @@ def test_links_planted_at_the_temporary_file_names_are_never_written_through(sma
     planted = tmp_path / f".model.keras.{checkpoints.host()}.{os.getpid()}.plantedx.partial.keras"
     planted.symlink_to(next(iter(victims)))
     links.append(planted)
-    training._save(str(path), models.CVAE(2, seed=0), {"elbo": [1.0, 2.0]})
+    checkpoints.save(str(path), models.CVAE(2, seed=0), {"elbo": [1.0, 2.0]})
     for victim, before in victims.items():
         assert victim.read_bytes() == before
     assert all(link.is_symlink() for link in links)
@@ -453,7 +453,7 @@ def test_links_planted_at_the_temporary_file_names_are_never_written_through(sma
 _KILLED_IN_SAVE = """
 import os, signal, sys
 import keras
-from vae_helpers import models, training
+from vae_helpers import checkpoints, models
 
 def dies_halfway(self, filepath, *args, **kwargs):
     with open(filepath, "wb") as partial:
@@ -461,7 +461,7 @@ def dies_halfway(self, filepath, *args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)  # as a recycled runtime: no cleanup runs
 
 keras.Model.save = dies_halfway
-training._save(sys.argv[1], models.CVAE(2, seed=0), {"elbo": [1.0]})
+checkpoints.save(sys.argv[1], models.CVAE(2, seed=0), {"elbo": [1.0]})
 """
 
 
@@ -494,7 +494,7 @@ def test_the_next_save_removes_what_a_killed_save_left_and_nothing_else(tmp_path
         link.symlink_to(victim)
         folder = tmp_path / renamed({5: "folderxx"})
         folder.mkdir()
-        training._save(str(path), models.CVAE(2, seed=0), {"elbo": [1.0]})
+        checkpoints.save(str(path), models.CVAE(2, seed=0), {"elbo": [1.0]})
     finally:
         alive.kill()
         alive.wait()

@@ -26,6 +26,7 @@ from vae_helpers import models
 STATE_ENTRY = "vae_helpers_training.json"
 """The name of the run record inside a checkpoint's zip archive (Keras ignores entries it does not know)."""
 
+
 class CheckpointMismatchError(ValueError):
     """A checkpoint does not belong to the run that asked for it."""
 
@@ -36,6 +37,7 @@ _ANOTHER_PATH = (
     "It was left as it is: pass another checkpoint path to train afresh (for the book's runs, set "
     "VAE_CHECKPOINT_DIR to another folder)"
 )
+
 
 def checkpoint_state(path):
     """The run record of a checkpoint: {"epochs_done", "history", "latent_dim", "beta", "noise_state",

@@ -237,8 +237,7 @@ class ChiefCheckpoint(keras.callbacks.Callback):
         for name, value in logs.items():
             self.history.setdefault(name, []).append(float(value))
         if self.path is not None and self.chief:
-            checkpoints.save(self.path, self.model, self.history,
-                                     self.run_fingerprint)
+            checkpoints.save(self.path, self.model, self.history, self.run_fingerprint)
             self._written = True
 
     def _non_finite(self, what):

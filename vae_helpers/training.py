@@ -16,7 +16,7 @@ import tensorflow as tf
 from vae_helpers import checkpoints, config, data, likelihoods, model_base, models, precision
 from vae_helpers.checkpoints import STATE_ENTRY, CheckpointMismatchError, checkpoint_state  # noqa: F401
 
-save_checkpoint = _save = checkpoints.save  # the names code before `checkpoints` called
+save_checkpoint = checkpoints.save  # its public name before `checkpoints` held it
 
 DEFAULT_LEARNING_RATE = 1e-3
 """Adam's step size for every run in the book: Adam's default (the keras-io VAE example's). The TF
