@@ -1,4 +1,4 @@
-"""Decoder throughput: what `evaluation.DECODE_BATCH` was chosen from.
+"""Decoder throughput: what `models.base.DECODE_BATCH` was chosen from.
 
 Every bound in `vae_helpers.evaluation` spends its time decoding codes. This times the book's
 16-D decoder on the same codes three ways, interleaved in rounds (a shared machine's load drifts):
@@ -28,6 +28,7 @@ def main():
     import numpy as np
 
     from vae_helpers import evaluation, models
+    from vae_helpers.models import base
 
     model = models.CVAE(16, seed=0)
     z = np.random.default_rng(0).standard_normal((20_000, 16)).astype(np.float32)
@@ -35,7 +36,7 @@ def main():
         "eager, 20,000 a call": lambda: model.decode(z).numpy(),
         f"eager, {args.block:,} a call": lambda: [model.decode(z[i : i + args.block]).numpy()
                                                   for i in range(0, len(z), args.block)],
-        f"decode_logits ({evaluation.DECODE_BATCH:,} a call, compiled)":
+        f"decode_logits ({base.DECODE_BATCH:,} a call, compiled)":
             lambda: evaluation.decode_logits(model, z).numpy(),
     }
     for way in ways.values():
@@ -46,15 +47,15 @@ def main():
             start = time.perf_counter()
             way()
             rates[name].append(len(z) / (time.perf_counter() - start))
-    chosen = evaluation.DECODE_BATCH
+    chosen = base.DECODE_BATCH
     for block in (64, 250, 1000, 5000):
-        evaluation.DECODE_BATCH = block  # one compiled copy serves every block size
+        base.DECODE_BATCH = block  # one compiled copy serves every block size
         rates[f"decode_logits, {block:,} a call"] = []
         for _ in range(args.rounds):
             start = time.perf_counter()
             evaluation.decode_logits(model, z).numpy()
             rates[f"decode_logits, {block:,} a call"].append(len(z) / (time.perf_counter() - start))
-    evaluation.DECODE_BATCH = chosen
+    base.DECODE_BATCH = chosen
     print(f"{len(os.sched_getaffinity(0))} CPUs, load average {os.getloadavg()[0]:.1f}; "
           f"{len(z):,} codes of the 16-D decoder, {args.rounds} rounds")
     reference = next(iter(rates))

@@ -10,7 +10,7 @@ same image size and the same counts. Only the time is rehearsed, not the book's 
 1. Converts the four idx files to one .npz in the Keras MNIST layout (uint8 x_train (60000, 28, 28),
    ...), and points $VAE_MNIST at it, so `data.load_mnist()`, the call every chapter makes, loads it.
 2. Times one full-mode epoch of every training run the chapters make (`RUNS`, through
-   `runs.book_model`, and chapters 9's and 11's `VARIANTS`, through `variants.train`; checkpoint and test
+   `runs.book_model`, and chapters 9's and 11's `VARIANTS`, through `runs.train_model`; checkpoint and test
    pass included) at full size, and two epochs of each on the bundled subset, whose second epoch
    says what the first one's tracing costs.
 3. Times chapter 7's size-dependent evaluation (IWAE over the test set) on `--eval-images` test
@@ -57,9 +57,9 @@ RUNS = (
     (16, 16.0, "dynamic"),
 )
 VARIANTS = ("β = 1", "warm-up", "free bits", "bernoulli", "continuous_bernoulli", "gaussian")
-"""The runs through `variants.train`: chapter 9's closed-form-KL baseline and its two cures, then
+"""The runs through `runs.train_model`: chapter 9's closed-form-KL baseline and its two cures, then
 chapter 11's, one per decoder likelihood. Chapter 9 trains each of the first three with
-`len(CHAPTER_9["SEEDS"])` seeds for `cures.experiment_epochs` epochs; one seed is timed here (the
+`len(CHAPTER_9["SEEDS"])` seeds for `runs.experiment_epochs` epochs; one seed is timed here (the
 seeds cost the same) and the projection counts it once per seed."""
 CHAPTER_9 = {"LATENT_DIM": 32, "FREE_BITS": 0.5, "SEEDS": (0, 1, 2), "likelihood latent_dim": 16}
 """The settings chapters 9 and 11 train their variants with (tests/test_full_size.py reads them
@@ -147,35 +147,33 @@ def book_run(mnist, latent_dim, beta, binarization):
 
 def variant_run(mnist, name):
     """`train(on_epoch_end)` of one of `VARIANTS`, built as chapter 9 builds it."""
-    from vae_helpers import config, cures, runs, variants
+    from vae_helpers import config, models, runs
 
     config.set_seeds()
-    epochs = cures.experiment_epochs(mnist) if name in VARIANTS[:3] else runs.epochs_for(mnist)
+    epochs = runs.experiment_epochs(mnist) if name in VARIANTS[:3] else runs.epochs_for(mnist)
+    binarization = "dynamic"
     if name == "β = 1":
-        model = cures.AnalyticKLCVAE(CHAPTER_9["LATENT_DIM"], seed=config.SEED)
-        tag, pixels = f"akl-e{epochs}-seed{config.SEED}", "binary"
+        model = models.AnalyticKLCVAE(CHAPTER_9["LATENT_DIM"], seed=config.SEED)
     elif name == "warm-up":
         steps_per_epoch = -(-len(runs.train_images(mnist)) // runs.BATCH_SIZE)
         warmup_steps = epochs * steps_per_epoch // 4
-        model = cures.WarmupCVAE(CHAPTER_9["LATENT_DIM"], warmup_steps, seed=config.SEED)
-        tag, pixels = f"akl-warmup{warmup_steps}-e{epochs}-seed{config.SEED}", "binary"
+        model = models.WarmupCVAE(CHAPTER_9["LATENT_DIM"], warmup_steps, seed=config.SEED)
     elif name == "free bits":
-        model = cures.FreeBitsCVAE(CHAPTER_9["LATENT_DIM"], CHAPTER_9["FREE_BITS"], seed=config.SEED)
-        tag, pixels = f"akl-freebits{CHAPTER_9['FREE_BITS']:g}-e{epochs}-seed{config.SEED}", "binary"
+        model = models.FreeBitsCVAE(CHAPTER_9["LATENT_DIM"], CHAPTER_9["FREE_BITS"], seed=config.SEED)
     else:
-        model = variants.LikelihoodCVAE(CHAPTER_9["likelihood latent_dim"], name, seed=config.SEED)
-        tag, pixels = name, "grey"
-    return lambda lap: variants.train(mnist, model, tag, pixels=pixels, on_epoch_end=lap, verbose=0,
-                                      epochs=epochs)
+        model = models.LikelihoodCVAE(CHAPTER_9["likelihood latent_dim"], name, seed=config.SEED)
+        binarization = "as_is"
+    return lambda lap: runs.train_model(mnist, model, binarization=binarization, on_epoch_end=lap, verbose=0,
+                                        epochs=epochs)
 
 
 def run_plan(name, mnist):
     """(copies, epochs) of a `VARIANTS` run on `mnist` in the build: the cures train once per seed
-    for `cures.experiment_epochs`, the likelihood variants once for `runs.epochs_for`."""
-    from vae_helpers import cures, runs
+    for `runs.experiment_epochs`, the likelihood variants once for `runs.epochs_for`."""
+    from vae_helpers import runs
 
     if name in VARIANTS[:3]:
-        return len(CHAPTER_9["SEEDS"]), cures.experiment_epochs(mnist)
+        return len(CHAPTER_9["SEEDS"]), runs.experiment_epochs(mnist)
     return 1, runs.epochs_for(mnist)
 
 

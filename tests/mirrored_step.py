@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vae_helpers import config, distributed, losses, model_base, models
+from vae_helpers import config, distributed, losses, models
 
 LEARNING_RATE = 1e-3
 
@@ -28,7 +28,7 @@ class OldCVAE(models.CVAE):
     """The train_step of commit 215ea31: the mean over the images a replica holds."""
 
     def train_step(self, data):
-        x = model_base.images_of(data)
+        x = models.images_of(data)
         with tf.GradientTape() as tape:
             terms = losses.elbo_terms(self, x)
             loss = tf.reduce_mean(self.objective(terms))

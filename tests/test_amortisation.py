@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from scipy import optimize, special, stats
 
-from vae_helpers import data, evaluation, toy
+from vae_helpers import data, evaluation, models, toy
 
 
 def _gaussian_kl(mean_q, cov_q, mean_p, cov_p):
@@ -177,13 +177,14 @@ def test_grid_kl_of_the_encoders_q_is_log_p_minus_its_monte_carlo_elbo(trained_2
         evaluation.grid_kl_to_posterior(trained_2d, images, mean[:1], logvar, exact)
 
 
-class _TwoModes:
+class _TwoModes(models.VAEBase):
     """A 2-D "VAE" whose likelihood has two bumps, the heavier at (-1.5, 0), and whose encoder
     puts q at (0.6, 0), in the basin of the lighter: log p(x|z) = logaddexp(-|z - m1|^2 / 2s^2,
     log 3 - |z - m2|^2 / 2s^2) - log 4 (at most 0, as a Bernoulli's is) for the all-ones image,
-    spread evenly over its 784 pixels."""
+    spread evenly over its 784 pixels. The contract's other parts are its defaults."""
 
-    latent_dim = 2
+    def __init__(self):
+        super().__init__(2)
     MODES, SCALE = ((1.5, 0.0), (-1.5, 0.0)), 0.3
     LOG_WEIGHTS = (-np.log(4.0), np.log(3.0) - np.log(4.0))
 

@@ -1,12 +1,12 @@
 """KL warm-up and free bits: their objectives equal the formulas on hand-made numbers, and the
-"elbo" they report stays the true ELBO. Also the terms hook of `variants` they build on."""
+"elbo" they report stays the true ELBO. Also the likelihood part of `models.LikelihoodCVAE`."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from vae_helpers import cures, likelihoods, losses, models, variants
+from vae_helpers import likelihoods, losses, models
 
 RECONSTRUCTION = np.array([-100.0, -90.0])
 KL_PER_DIMENSION = np.array([[0.1, 2.0, 0.0], [0.3, 1.0, 0.0]])
@@ -24,13 +24,13 @@ def _terms():
 
 
 def test_free_bits_charges_each_dimensions_batch_average_kl_at_least_the_floor():
-    model = cures.FreeBitsCVAE(3, free_bits=0.5)
+    model = models.FreeBitsCVAE(3, free_bits=0.5)
     # Batch averages per dimension: 0.2, 1.5, 0.0 -> charged max(., 0.5): 0.5 + 1.5 + 0.5 = 2.5.
     np.testing.assert_allclose(model.objective(_terms()), [102.5, 92.5], rtol=1e-6)
 
 
 def test_free_bits_below_every_dimensions_kl_is_minus_the_analytic_elbo():
-    model = cures.FreeBitsCVAE(3, free_bits=0.01)
+    model = models.FreeBitsCVAE(3, free_bits=0.01)
     terms = _terms()
     terms["kl_per_dimension"] = tf.constant(KL_PER_DIMENSION + 1.0, tf.float32)
     # Every dimension is above the floor: the charge is the batch's mean KL, 1.7 + 3 nats.
@@ -40,19 +40,19 @@ def test_free_bits_below_every_dimensions_kl_is_minus_the_analytic_elbo():
 @pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), True, "0.5"])
 def test_free_bits_refuses_a_floor_that_is_not_a_positive_number(bad):
     with pytest.raises(ValueError, match="free_bits must be a positive finite number"):
-        cures.FreeBitsCVAE(3, free_bits=bad)
+        models.FreeBitsCVAE(3, free_bits=bad)
 
 
 @pytest.mark.parametrize("bad", [1e39, 2e6])
 def test_free_bits_refuses_a_floor_float32_cannot_carry(bad):
     # 1e39 is float32's infinity: the loss would be inf and the run stopped as if the data were bad.
     with pytest.raises(ValueError, match=r"free_bits must be a positive finite number of at most 1e\+06"):
-        cures.FreeBitsCVAE(3, free_bits=bad)
+        models.FreeBitsCVAE(3, free_bits=bad)
 
 
 @pytest.mark.parametrize("make", [
-    lambda beta: cures.WarmupCVAE(3, warmup_steps=10, beta=beta),
-    lambda beta: cures.FreeBitsCVAE(3, free_bits=0.5, beta=beta),
+    lambda beta: models.WarmupCVAE(3, warmup_steps=10, beta=beta),
+    lambda beta: models.FreeBitsCVAE(3, free_bits=0.5, beta=beta),
 ], ids=["warmup", "free_bits"])
 def test_the_cures_refuse_a_beta_they_would_ignore(make):
     # Each sets the KL weight itself; v0.1 stored beta = 4 and trained exactly as with beta = 1.
@@ -69,7 +69,7 @@ def _compiled(model):
 
 @pytest.mark.parametrize("steps, beta", [(0, 0.0), (3, 0.3), (10, 1.0), (25, 1.0)])
 def test_warmup_weight_rises_linearly_from_zero_to_one_then_stays(steps, beta):
-    model = _compiled(cures.WarmupCVAE(3, warmup_steps=10))
+    model = _compiled(models.WarmupCVAE(3, warmup_steps=10))
     model.optimizer.iterations.assign(steps)
     assert float(model.kl_weight()) == pytest.approx(beta)
     # -(reconstruction - beta * kl) on the hand-made numbers: KLs 2.1 and 1.3.
@@ -78,18 +78,18 @@ def test_warmup_weight_rises_linearly_from_zero_to_one_then_stays(steps, beta):
 
 
 def test_an_uncompiled_warmup_model_scores_with_beta_one():
-    assert float(cures.WarmupCVAE(3, warmup_steps=10).kl_weight()) == 1.0
+    assert float(models.WarmupCVAE(3, warmup_steps=10).kl_weight()) == 1.0
 
 
 def test_warmup_refuses_a_length_that_is_not_a_positive_integer():
     with pytest.raises(ValueError, match="warmup_steps must be a positive integer"):
-        cures.WarmupCVAE(3, warmup_steps=0)
+        models.WarmupCVAE(3, warmup_steps=0)
 
 
 def _twins(cured):
     """The baseline the cures are compared with (the CVAE with the closed-form KL) and `cured`,
     with the same weights and the same noise stream."""
-    plain = cures.AnalyticKLCVAE(cured.latent_dim, seed=7)
+    plain = models.AnalyticKLCVAE(cured.latent_dim, seed=7)
     cured.set_weights(plain.get_weights())
     return plain, cured
 
@@ -100,8 +100,8 @@ def _batch():
 
 
 @pytest.mark.parametrize("make", [
-    lambda: cures.WarmupCVAE(4, warmup_steps=100, seed=7),
-    lambda: cures.FreeBitsCVAE(4, free_bits=1.0, seed=7),
+    lambda: models.WarmupCVAE(4, warmup_steps=100, seed=7),
+    lambda: models.FreeBitsCVAE(4, free_bits=1.0, seed=7),
 ], ids=["warmup", "free_bits"])
 def test_a_training_step_reports_the_true_elbo_not_the_objective(make):
     plain, cured = _twins(make())
@@ -114,7 +114,7 @@ def test_a_training_step_reports_the_true_elbo_not_the_objective(make):
     for key in ("elbo", "reconstruction_loss", "kl_loss"):
         assert logs["cured"][key] == pytest.approx(logs["plain"][key], rel=1e-5), key
     assert logs["plain"]["loss"] == pytest.approx(-logs["plain"]["elbo"], rel=1e-5)
-    if isinstance(cured, cures.WarmupCVAE):
+    if isinstance(cured, models.WarmupCVAE):
         # Step 0 of the warm-up: beta = 0, the loss is the reconstruction loss alone.
         assert logs["cured"]["loss"] == pytest.approx(logs["cured"]["reconstruction_loss"], rel=1e-5)
     else:
@@ -123,7 +123,7 @@ def test_a_training_step_reports_the_true_elbo_not_the_objective(make):
 
 
 def test_the_baseline_takes_the_kl_in_closed_form_and_reports_the_elbo_with_it():
-    model = cures.AnalyticKLCVAE(4, seed=3)
+    model = models.AnalyticKLCVAE(4, seed=3)
     x = _batch()
     terms = model.terms(x)
     mean, logvar = (np.asarray(t, np.float64) for t in model.encode(x))
@@ -138,7 +138,7 @@ def test_the_baseline_takes_the_kl_in_closed_form_and_reports_the_elbo_with_it()
 
 
 def test_a_training_step_at_the_largest_floor_has_a_finite_loss():
-    model = _compiled(cures.FreeBitsCVAE(4, free_bits=1e6, seed=7))
+    model = _compiled(models.FreeBitsCVAE(4, free_bits=1e6, seed=7))
     logs = model.train_on_batch(_batch(), return_dict=True)
     # Every dimension is charged the floor: 4e6 nats on top of the reconstruction loss.
     assert float(logs["loss"]) == pytest.approx(float(logs["reconstruction_loss"]) + 4e6, rel=1e-6)
@@ -158,9 +158,9 @@ def test_the_terms_hook_gives_losses_elbo_terms_with_each_dimensions_kl():
 
 
 @pytest.mark.parametrize("make, setting", [
-    (lambda: cures.WarmupCVAE(3, warmup_steps=40, seed=1), "warmup_steps"),
-    (lambda: cures.FreeBitsCVAE(3, free_bits=0.25, seed=1), "free_bits"),
-    (lambda: variants.LikelihoodCVAE(3, "gaussian", seed=1), "likelihood"),
+    (lambda: models.WarmupCVAE(3, warmup_steps=40, seed=1), "warmup_steps"),
+    (lambda: models.FreeBitsCVAE(3, free_bits=0.25, seed=1), "free_bits"),
+    (lambda: models.LikelihoodCVAE(3, "gaussian", seed=1), "likelihood"),
 ])
 def test_saved_variants_load_with_their_settings_and_weights(tmp_path, make, setting):
     model = make()
@@ -175,11 +175,11 @@ def test_saved_variants_load_with_their_settings_and_weights(tmp_path, make, set
 
 
 def test_likelihood_cvae_scores_grey_images_with_its_likelihood():
-    model = variants.LikelihoodCVAE(3, "continuous_bernoulli", seed=2)
+    model = models.LikelihoodCVAE(3, "continuous_bernoulli", seed=2)
     x = np.random.default_rng(4).uniform(size=(5, 28, 28, 1)).astype(np.float32)
     terms = model.terms(x)
     # The decoder's logits at the same z: redo the draw from the same noise state.
-    replay = variants.LikelihoodCVAE(3, "continuous_bernoulli", seed=2)
+    replay = models.LikelihoodCVAE(3, "continuous_bernoulli", seed=2)
     replay.set_weights(model.get_weights())
     mean, logvar = replay.encode(x)
     logits = replay.decode(replay.reparameterize(mean, logvar))
@@ -191,4 +191,4 @@ def test_likelihood_cvae_scores_grey_images_with_its_likelihood():
 
 def test_likelihood_cvae_refuses_an_unknown_likelihood():
     with pytest.raises(ValueError, match="likelihood must be one of"):
-        variants.LikelihoodCVAE(3, "poisson")
+        models.LikelihoodCVAE(3, "poisson")

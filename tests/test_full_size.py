@@ -174,17 +174,17 @@ def test_the_rehearsal_times_chapter_9s_variants_as_the_chapter_trains_them():
                      for name in ("09_curing_collapse.ipynb", "11_grey_pixels.ipynb"))
     assert full_size_rehearsal.VARIANTS[3:] == likelihoods.LIKELIHOODS
     # The cures' arms (baseline, warm-up, free bits: train_arm) and the likelihood loop.
-    assert source.count("variants.train(") == 2
-    for arm in ("cures.AnalyticKLCVAE(", "cures.WarmupCVAE(", "cures.FreeBitsCVAE("):
+    assert source.count("runs.train_model(") == 2
+    for arm in ("models.AnalyticKLCVAE(", "models.WarmupCVAE(", "models.FreeBitsCVAE("):
         assert arm in source, arm
     for name in ("LATENT_DIM", "FREE_BITS"):
         assert f"{name} = {full_size_rehearsal.CHAPTER_9[name]:g}" in source, name
     assert f"SEEDS = {full_size_rehearsal.CHAPTER_9['SEEDS']}" in source
-    assert "EPOCHS = cures.experiment_epochs(mnist)" in source and "epochs=EPOCHS" in source
-    assert "variants.LikelihoodCVAE(16, name" in source
+    assert "EPOCHS = runs.experiment_epochs(mnist)" in source and "epochs=EPOCHS" in source
+    assert "models.LikelihoodCVAE(16, name" in source
     assert full_size_rehearsal.CHAPTER_9["likelihood latent_dim"] == 16
     # Every chapter that trains is then timed: book_model's runs and these.
-    assert [p.name for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if "variants.train(" in p.read_text()] == [
+    assert [p.name for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if "runs.train_model(" in p.read_text()] == [
         "09_curing_collapse.ipynb", "11_grey_pixels.ipynb"]
 
 

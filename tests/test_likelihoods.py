@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from scipy import integrate, special, stats
 
-from vae_helpers import likelihoods, variants
+from vae_helpers import likelihoods, models, runs
 
 # Logits on both sides of the series' threshold (0.1), at lambda = 0.5 exactly, and far out.
 LOGITS = [0.0, 1e-7, -1e-4, 0.05, -0.0999, 0.1, 0.1001, -0.3, 1.0, -4.0, 12.0, -40.0]
@@ -141,32 +141,32 @@ def test_the_check_is_made_once_per_eager_call_and_not_in_a_compiled_step():
 
 
 def test_a_gaussian_is_refused_binary_training_data_but_not_grey_levels():
-    with pytest.raises(ValueError, match="Gaussian likelihood cannot be trained on 0/1 pixels.*pixels='grey'"):
+    with pytest.raises(ValueError, match="Gaussian likelihood cannot be trained on 0/1 pixels.*binarization='as_is'"):
         likelihoods.check_training_data("gaussian", binary=True)
     for name, binary in (("gaussian", False), ("bernoulli", True), ("continuous_bernoulli", False)):
         assert likelihoods.check_training_data(name, binary) is None
 
 
-def test_variants_train_refuses_a_gaussian_on_binarised_digits_before_any_work(bundled, tmp_path, monkeypatch):
+def test_train_model_refuses_a_gaussian_on_binarised_digits_before_any_work(bundled, tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
-    model = variants.LikelihoodCVAE(2, "gaussian", seed=0)
+    model = models.LikelihoodCVAE(2, "gaussian", seed=0)
     with pytest.raises(ValueError, match="Gaussian likelihood cannot be trained on 0/1 pixels"):
-        variants.train(bundled, model, tag="gaussian", pixels="binary", verbose=0)
+        runs.train_model(bundled, model, binarization="dynamic", verbose=0)
     assert list(tmp_path.iterdir()) == []  # nothing trained, nothing written
 
 
 def test_training_a_gaussian_on_binary_pixels_directly_is_refused_before_a_step(bundled, tmp_path):
-    """training.train itself refuses it (variants.train checked it already; a direct call did not)."""
-    from vae_helpers import data, training, variants
+    """training.train itself refuses it (runs.train_model checked it already; a direct call did not)."""
+    from vae_helpers import data, training
 
     binary = data.make_dataset(bundled.train_images[:64], batch_size=32, binarization="static")
-    model = variants.LikelihoodCVAE(2, "gaussian", seed=0)
+    model = models.LikelihoodCVAE(2, "gaussian", seed=0)
     with pytest.raises(ValueError, match="Gaussian likelihood cannot be trained on 0/1 pixels"):
         training.train(model, binary, binary, epochs=1, verbose=0, checkpoint=str(tmp_path / "g.keras"))
     assert not (tmp_path / "g.keras").exists()
     # Grey levels train (chapter 11's Gaussian).
     grey = data.make_dataset(bundled.train_images[:64], batch_size=32, binarization="as_is")
-    run = training.train(variants.LikelihoodCVAE(2, "gaussian", seed=0), grey, grey, epochs=1, verbose=0)
+    run = training.train(models.LikelihoodCVAE(2, "gaussian", seed=0), grey, grey, epochs=1, verbose=0)
     assert np.isfinite(run.history["val_elbo"][-1])
 
 

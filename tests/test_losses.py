@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from scipy import integrate, special, stats
 
-from vae_helpers import losses
+from vae_helpers import losses, models
 
 
 def test_log_normal_pdf_matches_scipy(rng):
@@ -84,6 +84,12 @@ class LinearModel:
         self.logvar = rng.uniform(-1, 1, size=(batch, latent_dim)).astype(np.float32)
         self.eps = rng.normal(size=(batch, latent_dim)).astype(np.float32)
         self.weights = rng.normal(scale=0.5, size=(latent_dim, 784)).astype(np.float32)
+
+    # The contract's default prior and likelihood, which elbo_terms asks a model for.
+    prior_log_prob = models.VAEBase.prior_log_prob
+    pixel_log_likelihood = models.VAEBase.pixel_log_likelihood
+    standard_prior = models.VAEBase.standard_prior
+    require_standard_prior = models.VAEBase.require_standard_prior
 
     def encode(self, x):
         return tf.constant(self.mean), tf.constant(self.logvar)

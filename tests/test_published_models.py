@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 import vae_helpers
-from vae_helpers import checkpoints, config, cures, models, published, runs, training, variants
+from vae_helpers import checkpoints, config, models, published, runs, training
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -239,23 +239,24 @@ def test_a_model_of_other_data_is_refused_and_the_run_trains(where, small, train
 def test_a_published_variant_of_chapter_9_is_fetched_and_one_of_other_settings_refused(small, site, monkeypatch,
                                                                                        tmp_path, capsys):
     def warmup(steps):
-        return cures.WarmupCVAE(2, warmup_steps=steps, seed=config.SEED)
+        return models.WarmupCVAE(2, warmup_steps=steps, seed=config.SEED)
 
     monkeypatch.setenv("VAE_FETCH_MODELS", "0")
     monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path / "build"))
-    variants.train(small, warmup(10), "warmup10", verbose=0)
-    name = variants.run_name(small, warmup(10), "warmup10")
+    runs.train_model(small, warmup(10), verbose=0)
+    name = runs.checkpoint_name(small, warmup(10))
     _publish(site, tmp_path / "build" / name, name)
     monkeypatch.setenv("VAE_FETCH_MODELS", "1")
     monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path / "learner"))
     spy = _Spy(monkeypatch, tmp_path / "learner")
-    run = variants.train(small, warmup(10), "warmup10", verbose=0)
+    run = runs.train_model(small, warmup(10), verbose=0)
     assert _only_line(capsys).startswith(f"Loaded the published model {name} (")
     assert spy.fits == 0 and run.resumed_from == 1 and run.model.warmup_steps == 10
-    # The same tag over other settings: the published model is not theirs.
-    (tmp_path / "learner" / name).unlink()
-    run = variants.train(small, warmup(20), "warmup10", verbose=0)
-    assert _only_line(capsys).startswith(f"Refused the published model {name}: the manifest's record has "
+    # A file of other settings under this run's name (renamed by hand): the model is not theirs.
+    other = runs.checkpoint_name(small, warmup(20))
+    _publish(site, tmp_path / "build" / name, other)
+    run = runs.train_model(small, warmup(20), verbose=0)
+    assert _only_line(capsys).startswith(f"Refused the published model {other}: the manifest's record has "
                                          "warmup_steps=10 and this run has warmup_steps=20.")
     assert spy.fits == 1 and run.resumed_from == 0
 
@@ -367,11 +368,13 @@ def _build_folder(trained, folder):
     """What a full-mode build may leave: finished runs of the book and of a variant, an unfinished
     run, a quick-mode run and a temporary file."""
     folder.mkdir()
-    finished = ["cvae-latent2-beta1-dynamic-bundled-0123abcd-full.keras",
-                "cvae-latent2-warmup1250-binary-bundled-89abcdef-full.keras"]
+    epochs = runs.FULL_EPOCHS["bundled"]
+    finished = [f"cvae-latent_dim2-seed42-beta1-dynamic-{epochs}ep-bundled-0123abcd-full.keras",
+                f"warmupcvae-latent_dim2-seed42-beta1-warmup_steps1250-dynamic-{epochs}ep-bundled-89abcdef-full.keras"]
     for name in finished:
-        _with_record(trained, folder / name, epochs_done=runs.FULL_EPOCHS["bundled"])
-    shutil.copy(trained, folder / "cvae-latent16-beta1-dynamic-mnist-4567cdef-full.keras")  # 1 epoch
+        _with_record(trained, folder / name, epochs_done=epochs)
+    # 1 epoch of 10:
+    shutil.copy(trained, folder / "cvae-latent_dim16-seed42-beta1-dynamic-10ep-mnist-4567cdef-full.keras")
     shutil.copy(trained, folder / trained.name)
     shutil.copy(trained, folder / f".{finished[0]}.host.12.abc.partial.keras")
     return finished

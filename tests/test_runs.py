@@ -53,10 +53,12 @@ def test_run_names_hold_everything_that_defines_a_run(monkeypatch):
     name = runs.run_name(source, 16, beta=0.5, binarization="static")
     # The test set of 0.8 everywhere, thresholded at 0.5: all ones.
     expected = _sha256_prefix(source.train_images, np.ones((700, 28, 28, 1), np.float32))
-    assert name == f"cvae-latent16-beta0.5-static-mnist-{expected}-full.keras"
+    # The class, every constructor setting (the seed too), binarisation, epochs (15 for 5,000
+    # training images), data and mode.
+    assert name == f"cvae-latent_dim16-seed42-beta0.5-static-15ep-mnist-{expected}-full.keras"
     monkeypatch.setenv("VAE_QUICK", "1")
     name = runs.run_name(_Source("/somewhere/my_digits.npz"), 2)
-    assert re.fullmatch(r"cvae-latent2-beta1-dynamic-npz-my_digits-[0-9a-f]{8}-quick\.keras", name)
+    assert re.fullmatch(r"cvae-latent_dim2-seed42-beta1-dynamic-1ep-npz-my_digits-[0-9a-f]{8}-quick\.keras", name)
 
 
 def test_two_files_of_one_name_with_other_digits_get_two_checkpoints(monkeypatch):

@@ -360,7 +360,7 @@ def test_a_checkpoint_of_another_architecture_names_the_fix(small, tmp_path, mon
             keras.layers.Reshape((7, 7, 8)), keras.layers.Conv2DTranspose(1, 4, strides=4, padding="same"),
         ], name="decoder")
 
-    monkeypatch.setattr(models, "make_decoder", another_decoder)
+    monkeypatch.setattr(models.conv, "make_decoder", another_decoder)
     with pytest.raises(training.CheckpointMismatchError, match="cannot load .*another architecture") as error:
         training.train(models.CVAE(2, seed=0), *small, epochs=2, checkpoint=path, verbose=0)
     assert "another checkpoint path" in str(error.value) and "delete" not in str(error.value)

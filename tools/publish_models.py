@@ -4,8 +4,8 @@
 
 The Pages workflow runs it after the build (whose chapters, executed in notebooks/, write their
 checkpoints to notebooks/checkpoints/). It copies each finished full-mode checkpoint of CHECKPOINT_DIR
-(`cvae-...-full.keras`, as `runs.run_name` and `variants.run_name` name them, holding all the epochs
-`runs.epochs_for` gives its data) into SITE_DIR/models/, and writes SITE_DIR/models/manifest.json:
+(`<class>-...-full.keras`, as `runs.checkpoint_name` names them, holding all the epochs
+its name gives) into SITE_DIR/models/, and writes SITE_DIR/models/manifest.json:
 for each file its name, SHA-256, size and run record (`published.record_of`: the model's settings,
 the data fingerprint, the epochs). `vae_helpers.published.fetch` reads it to fetch a learner's missing
 checkpoint. A quick-mode or unfinished checkpoint is skipped, with a line saying so.
@@ -24,13 +24,13 @@ import sys
 import tempfile
 
 import vae_helpers
-from vae_helpers import published, runs, training
+from vae_helpers import published, training
 
-FULL_MODE = re.compile(r"cvae-.+-full\.keras")
+FULL_MODE = re.compile(r"[a-z0-9]+-.+-full\.keras")
 # The data a published build can train on (load_mnist's download, or its bundled fallback), and
-# the epochs a full-mode run of it takes: runs.epochs_for, by the number of training images.
-SOURCE = re.compile(r".*-(mnist|bundled)-(?:[0-9a-f]{8}-)?full\.keras")
-FULL_EPOCHS = {"mnist": runs.FULL_EPOCHS["keras"], "bundled": runs.FULL_EPOCHS["bundled"]}
+# the epochs the run was asked for (runs.checkpoint_name writes them in the name): a finished run
+# holds them all.
+SOURCE = re.compile(r".*-(\d+)ep-(?:mnist|bundled)-[0-9a-f]{8}-full\.keras")
 
 
 class PublishError(Exception):
@@ -58,9 +58,9 @@ def entries(checkpoint_dir):
         except training.CheckpointMismatchError as error:
             raise PublishError(f"{name} cannot be published: {error}") from None
         source = SOURCE.fullmatch(name)
-        if source is None or record["epochs_done"] != FULL_EPOCHS[source.group(1)]:
+        if source is None or record["epochs_done"] != int(source.group(1)):
             epochs = "its epochs cannot be checked" if source is None else (
-                f"{record['epochs_done']} of its {FULL_EPOCHS[source.group(1)]} epochs")
+                f"{record['epochs_done']} of its {int(source.group(1))} epochs")
             skipped.append(f"skipped {name}: not a finished run of the published build ({epochs})")
             continue
         with open(path, "rb") as file:

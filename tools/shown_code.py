@@ -43,7 +43,11 @@ class ShownCodeError(ValueError):
 
 def split_name(name):
     """(module, qualname) of a shown name such as "models.CVAE.train_step", or a ShownCodeError
-    unless it is a dotted name inside vae_helpers: a path or ".." could name any file."""
+    unless it is a dotted name inside vae_helpers: a path or ".." could name any file.
+
+    The module is the longest leading run of the name's parts that is a module of the package:
+    "models.conv.CVAE" is CVAE of vae_helpers/models/conv.py; "models.CVAE" is CVAE as the package
+    vae_helpers/models/ re-exports it (`Definitions.defining`)."""
     parts = name.split(".") if isinstance(name, str) else []
     if len(parts) < 2 or not all(part.isidentifier() and not keyword.iskeyword(part) for part in parts):
         raise ShownCodeError(
@@ -51,21 +55,46 @@ def split_name(name):
             f"class of vae_helpers/module.py) or module.Class.method, e.g. {EXAMPLE}; a path, "
             "'..' or another package cannot be shown"
         )
+    for end in range(len(parts) - 1, 0, -1):
+        if module_path(".".join(parts[:end])) is not None:
+            return ".".join(parts[:end]), ".".join(parts[end:])
     return parts[0], ".".join(parts[1:])
+
+
+def module_path(module):
+    """The file of a dotted module name of vae_helpers ("models.conv": vae_helpers/models/conv.py;
+    a package: its __init__.py), or None."""
+    base = PACKAGE.joinpath(*module.split("."))
+    for path in (base.parent / f"{base.name}.py", base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
 
 
 class Definitions:
     """The top-level definitions of one package module, and the members of its classes."""
 
     def __init__(self, module):
-        if not module.isidentifier():
+        if not all(part.isidentifier() for part in module.split(".")):
             raise ShownCodeError(f"{module!r} is not a module name of vae_helpers, e.g. {EXAMPLE}")
-        path = PACKAGE / f"{module}.py"
-        if not path.is_file():
-            raise ShownCodeError(f"vae_helpers has no module {module!r} ({path.name} not found)")
+        path = module_path(module)
+        if path is None:
+            raise ShownCodeError(f"vae_helpers has no module {module!r} ({module.replace('.', '/')}.py not found)")
         self.lines = path.read_text().splitlines()
         self.tree = ast.parse("\n".join(self.lines))
         self.top = {node.name: node for node in self.tree.body if _is_definition(node)}
+        # Names a package takes from its modules (`from vae_helpers.models.conv import CVAE`).
+        self.reexports = {
+            alias.asname or alias.name: node.module.removeprefix("vae_helpers.")
+            for node in self.tree.body
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("vae_helpers.")
+            for alias in node.names
+        }
+
+    def defining(self, qualname):
+        """The module that defines `qualname` when this one only re-exports it, else None."""
+        head = qualname.split(".")[0]
+        return self.reexports.get(head) if head not in self.top else None
 
     def node(self, qualname):
         parts = qualname.split(".")
@@ -124,6 +153,8 @@ def expected_source(names, cache=None):
         if name in placed:
             continue
         defs = definitions(module)
+        if defs.defining(qualname):
+            defs = definitions(defs.defining(qualname))
         node = defs.node(qualname)
         if isinstance(node, ast.ClassDef):
             lines = defs.class_header(node)

@@ -5,20 +5,20 @@ Modules, in the order data flows through them:
 * `config`: quick mode, seeds and the argument checks every module shares (importable by all).
 * `data`: MNIST loading (full or the bundled offline subset), binarisation, `tf.data` pipelines.
 * `losses`: the ELBO and its terms. Pure tensor maths: it imports nothing else from the package
-  and takes any model that has `encode`, `reparameterize` and `decode`.
-* `model_base`: what `models.CVAE` needs but does not teach: argument and input checks, saving.
-* `models`: the convolutional VAE. Its `train_step` optimises `losses`, so it sits after it.
+  and asks the model (`models.base`'s contract) for its encoder, decoder, prior and likelihood.
 * `likelihoods`: the pixel likelihoods for grey levels (continuous Bernoulli, Gaussian).
-* `variants`: a CVAE with another likelihood (chapter 11), and how chapters 9 and 11 train variants.
-* `cures`: the collapse cures of chapter 9 (KL warm-up, free bits), as CVAE subclasses.
+* `models`: every model the book trains, on one contract (prior, posterior and likelihood as
+  named parts): `models.base` (the contract, input checks, saving), `models.conv` (`CVAE`, the
+  convolutional VAE; its `train_step` optimises `losses`), `models.cures` (chapter 9's KL warm-up
+  and free bits), `models.likelihood` (`LikelihoodCVAE`, chapter 11).
 * `bounds`: Monte Carlo ELBO and IWAE estimators for any model with a tractable log p(x, z).
 * `toy`: models whose log p(x) is exact (closed form or quadrature), the referees of chapters 1-2.
 * `checkpoints`: the checkpoint format: atomic saves, the run record, the checks before a resume.
 * `precision`: which precision `train` computes in (bfloat16 inside the model on CPUs with units for it).
 * `training`: `train` (model.fit with a test ELBO per epoch, a checkpoint per epoch, exact resume).
 * `published`: the published book's trained models, fetched and checked when a checkpoint is missing.
-* `runs`: the book's trained models, defined once and shared by the chapters.
-* `evaluation`: IWAE_k on the CVAE (through `bounds`), grid log p(x) for 2-D models, active units.
+* `runs`: the one training recipe (`train_model`) and the book's trained models, shared by the chapters.
+* `evaluation`: IWAE_k of any model (through `bounds` and its contract), grid log p(x) for 2-D models, active units.
 * `latent`: quantile and midpoint grids, interpolation and encoding in latent space.
 * `aggregate`: the aggregate posterior q(z), its density and holes, and the rate's split (chapter 10).
 * `distributed`: `tf.distribute` strategies, logical CPUs and the two-worker launcher (chapter 12).

@@ -8,7 +8,8 @@ a mixture of N Gaussians whose density is exact (a log-sum-exp over the N compon
   R = (1/N) sum_n KL(q(z|x_n) || p(z)) = I(x; z) + KL(q(z) || p(z)), where x is uniform over
   the N images and z ~ q(z|x), so that I(x; z) <= log N.
 
-All arrays are float64 numpy; means and logvars have shape (N, latent_dim).
+All arrays are float64 numpy; means and logvars have shape (N, latent_dim). The prior is N(0, I)
+unless a model's own is given (`prior=model.prior_log_prob`, the contract of `models.base`).
 """
 
 import math
@@ -68,17 +69,19 @@ def sample(means, logvars, num_samples, seed=config.SEED):
     return means[component] + np.exp(0.5 * logvars[component]) * noise, component
 
 
-def rate_decomposition(means, logvars, num_samples, seed=config.SEED):
+def rate_decomposition(means, logvars, num_samples, seed=config.SEED, prior=log_prior):
     """R = I(x; z) + KL(q(z) || p(z)), each term estimated by Monte Carlo from q(x, z).
 
     Draws (n, z) with n uniform over the N images and z ~ q(z|x_n), then averages
       log q(z) - log p(z)        for KL(q(z) || p(z)),
       log q(z|x_n) - log q(z)    for I(x; z),
-    with log q(z) exact (`log_density`). R itself is the closed-form average KL.
+    with log q(z) exact (`log_density`). R itself is the closed-form average KL against N(0, I);
+    against another prior, the average of log q(z|x_n) - log p(z) over the same draws.
 
     Args:
       means, logvars: (N, latent_dim), the encoder's q(z|x_n).
       num_samples: int >= 2, draws of (n, z) (a standard error needs two).
+      prior: log p(z), z (M, latent_dim) -> (M,): `log_prior`, or a model's `prior_log_prob`.
     Returns:
       Dict of floats, nats: "rate" (closed form), "kl_aggregate" and "mutual_information" with
       their standard errors "kl_aggregate_se" and "mutual_information_se" (of the mean of
@@ -89,11 +92,15 @@ def rate_decomposition(means, logvars, num_samples, seed=config.SEED):
     z, component = sample(means, logvars, num_samples, seed)
     log_q = log_density(z, means, logvars)
     log_q_given_x = _log_normal(z, means[component], logvars[component])
-    kl_terms = log_q - log_prior(z)
+    log_p = _log_prior(prior, z)
+    kl_terms = log_q - log_p
     information_terms = log_q_given_x - log_q
-    kl = np.asarray(losses.analytic_kl(means, logvars), np.float64)
+    if prior is log_prior:
+        rate = float(np.asarray(losses.analytic_kl(means, logvars), np.float64).mean())
+    else:
+        rate = float(np.mean(log_q_given_x - log_p))
     return {
-        "rate": float(kl.mean()),
+        "rate": rate,
         "kl_aggregate": float(kl_terms.mean()),
         "kl_aggregate_se": _standard_error(kl_terms),
         "mutual_information": float(information_terms.mean()),
@@ -142,12 +149,12 @@ def grid(low, high, num_per_axis):
     return z, float(widths[0] * widths[1])
 
 
-def grid_kl(means, logvars, low, high, num_per_axis):
+def grid_kl(means, logvars, low, high, num_per_axis, prior=log_prior):
     """KL(q(z) || p(z)) of a 2-D q by the midpoint rule on [low, high]^2, and the mass of q there.
 
     Independent of `rate_decomposition`'s sampling: it integrates q (log q - log p) over cells,
     so its error is the rule's (compare two values of num_per_axis) plus the mass outside the
-    square.
+    square. `prior`: as for `rate_decomposition`.
 
     Returns:
       (kl, mass): floats; mass is the integral of q over the square, 1 when it holds all of q.
@@ -161,13 +168,18 @@ def grid_kl(means, logvars, low, high, num_per_axis):
     z, cell = grid(low, high, num_per_axis)
     log_q = log_density(z, means, logvars)
     q = np.exp(log_q)
-    return float(np.sum(q * (log_q - log_prior(z))) * cell), float(np.sum(q) * cell)
+    return float(np.sum(q * (log_q - _log_prior(prior, z))) * cell), float(np.sum(q) * cell)
 
 
-def density_ratio(z, means, logvars):
+def density_ratio(z, means, logvars, prior=log_prior):
     """log q(z) - log p(z) at points z (M, latent_dim) -> (M,): below 0 where q is thinner than
-    the prior; very negative in a hole."""
-    return log_density(z, means, logvars) - log_prior(z)
+    the prior; very negative in a hole. `prior`: as for `rate_decomposition`."""
+    return log_density(z, means, logvars) - _log_prior(prior, z)
+
+
+def _log_prior(prior, z):
+    """`prior` at z (M, latent_dim) as float64 (M,): a model's prior_log_prob returns a tensor."""
+    return np.asarray(prior(z), np.float64)
 
 
 def _log_normal(z, means, logvars):

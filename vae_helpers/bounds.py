@@ -1,8 +1,9 @@
-"""Monte Carlo bounds on log p(x) for any model with a tractable log p(x, z) and a diagonal-Gaussian q.
+"""Monte Carlo bounds on log p(x) for any model with a tractable log p(x, z).
 
 A model enters as a function `log_joint(z) -> log p(x, z)` for fixed data x: it maps latent samples
-of shape (num_samples, batch, latent_dim) to shape (num_samples, batch). The toy models of chapters
-1-2 and the VAE of later chapters use the same estimators.
+of shape (num_samples, batch, latent_dim) to shape (num_samples, batch), with q a diagonal Gaussian
+(mean, logvar); or, for any q, as a function that draws log-weights (`importance_diagnostics_of`).
+The toy models of chapters 1-2 and the VAEs of later chapters use the same estimators.
 """
 
 import math
@@ -86,22 +87,24 @@ def iwae(log_joint, mean, logvar, k, seed=None, chunk_size=None):
     Returns:
       (batch,), in nats. IWAE_1 is the single-sample ELBO; IWAE_k rises towards log p(x) with k.
     """
-    mean, logvar = _check_q(mean, logvar)
-    k = config.positive_int("k", k)
-    chunk_size = k if chunk_size is None else config.positive_int("chunk_size", chunk_size)
-    if not isinstance(seed, keras.random.SeedGenerator):
-        seed = keras.random.SeedGenerator(seed)  # chunks must draw different samples
-    total = None
-    for start in range(0, k, chunk_size):
-        chunk = tf.reduce_logsumexp(log_weights(log_joint, mean, logvar, min(chunk_size, k - start), seed), axis=0)
-        total = chunk if total is None else tf.reduce_logsumexp(tf.stack([total, chunk]), axis=0)
-    return total - math.log(k)
+    return importance_diagnostics(log_joint, mean, logvar, k, seed, chunk_size)["iwae"]
 
 
 def importance_diagnostics(log_joint, mean, logvar, k, seed=None, chunk_size=None):
+    """`importance_diagnostics_of` for a diagonal-Gaussian q: the log-weights of `log_weights`.
+
+    Args:
+      log_joint, mean, logvar, k, seed, chunk_size: as for `iwae`.
+    """
+    mean, logvar = _check_q(mean, logvar)
+    if not isinstance(seed, keras.random.SeedGenerator):
+        seed = keras.random.SeedGenerator(seed)  # chunks must draw different samples
+    return importance_diagnostics_of(lambda n: log_weights(log_joint, mean, logvar, n, seed), k, chunk_size)
+
+
+def importance_diagnostics_of(draw, k, chunk_size=None):
     """IWAE_k and what its k importance weights say about it, from one draw of k samples.
 
-    The samples are those `iwae` draws for the same seed and chunk_size, so "iwae" equals its value.
     With normalised weights w_i / sum_j w_j, the effective sample size is
     ESS = (sum_i w_i)^2 / sum_i w_i^2, between 1 (one weight carries everything) and k (all
     equal). The standard error of log((1/k) sum_i w_i) by the delta method is the sample standard
@@ -110,19 +113,19 @@ def importance_diagnostics(log_joint, mean, logvar, k, seed=None, chunk_size=Non
     the posterior) the ESS of k draws overstates the truth and falls further as k grows.
 
     Args:
-      log_joint, mean, logvar, k, seed, chunk_size: as for `iwae`.
+      draw: maps a number of samples n to the log-weights log p(x, z) - log q(z|x) of n fresh
+        draws z ~ q(z|x), shape (n, batch): any q, any model (`evaluation` passes a model's own).
+      k: positive int, the number of importance samples.
+      chunk_size: samples drawn at once (default: all k), so that large k fits in memory.
     Returns:
       A dict of (batch,) tensors: "iwae" (nats), "ess" (in samples) and "standard_error" (nats;
       inf when k = 1).
     """
-    mean, logvar = _check_q(mean, logvar)
     k = config.positive_int("k", k)
     chunk_size = k if chunk_size is None else config.positive_int("chunk_size", chunk_size)
-    if not isinstance(seed, keras.random.SeedGenerator):
-        seed = keras.random.SeedGenerator(seed)
     total = squares = None  # running log sum_i w_i and log sum_i w_i^2
     for start in range(0, k, chunk_size):
-        log_w = log_weights(log_joint, mean, logvar, min(chunk_size, k - start), seed)
+        log_w = draw(min(chunk_size, k - start))
         chunk, chunk_squares = tf.reduce_logsumexp(log_w, axis=0), tf.reduce_logsumexp(2.0 * log_w, axis=0)
         if total is None:
             total, squares = chunk, chunk_squares

@@ -95,9 +95,9 @@ def resume(path, model, epochs, data_fingerprint):
             f"architecture, or saved by another version: {reason}). {_ANOTHER_PATH}, or install "
             "the version of vae_helpers that wrote it."
         ) from error
-    if not isinstance(loaded, models.CVAE):
+    if not isinstance(loaded, models.VAEBase):
         raise CheckpointMismatchError(
-            f"{path} holds a {type(loaded).__name__}, not a vae_helpers CVAE. {_ANOTHER_PATH}."
+            f"{path} holds a {type(loaded).__name__}, not a model of vae_helpers.models. {_ANOTHER_PATH}."
         )
     loaded.noise.state.assign(np.asarray(state["noise_state"], dtype=loaded.noise.state.dtype))
     return loaded, state["history"], state["epochs_done"]
@@ -146,7 +146,7 @@ def _check_same_model(path, state, model):
     """
     saved_class, saved = _saved_model(path, state)
     wanted_class, wanted = _model_class(model), _model_settings(model)
-    fix = f"{_ANOTHER_PATH}; for a variant of chapter 9, give variants.train another tag"
+    fix = _ANOTHER_PATH
 
     def short(name):
         return str(name).rpartition(">")[2]

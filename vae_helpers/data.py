@@ -460,7 +460,7 @@ def binarize_dynamic(images, seed):
     return tf.cast(tf.random.stateless_uniform(tf.shape(images), seed) < images, tf.float32)
 
 
-def make_dataset(images, batch_size=32, binarization="static", shuffle=True, seed=config.SEED):
+def make_dataset(images, batch_size=32, binarization="static", shuffle=True, seed=config.SEED, labels=None):
     """A `tf.data` pipeline of image batches for `CVAE.fit` and `CVAE.evaluate`.
 
     Args:
@@ -471,8 +471,11 @@ def make_dataset(images, batch_size=32, binarization="static", shuffle=True, see
         pictures; called "none" in vae_helpers 0.1).
       shuffle: reshuffle every epoch (for training); False keeps the order (for evaluation).
       seed: seeds the shuffle and the dynamic draws, so a run repeats exactly.
+      labels: None, or each image's digit, ints 0-9 of shape (N,): then every batch is a pair
+        (images, labels), labels int32 (batch,), for a model that `uses_labels`.
     Returns:
-      A `tf.data.Dataset` of float32 batches of shape (batch, 28, 28, 1).
+      A `tf.data.Dataset` of float32 batches of shape (batch, 28, 28, 1), or of
+      (images, labels) pairs.
     """
     import tensorflow as tf
 
@@ -485,7 +488,9 @@ def make_dataset(images, batch_size=32, binarization="static", shuffle=True, see
     if binarization not in BINARIZATIONS:
         raise ValueError(f"binarization must be one of {BINARIZATIONS}; got {binarization!r}.")
     images = binarize_static(images) if binarization == "static" else to_unit_images(images)
-    dataset = tf.data.Dataset.from_tensor_slices(images)
+    if labels is not None:
+        labels = check_labels(labels, len(images))
+    dataset = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, labels))
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(int(batch_size))
@@ -493,8 +498,37 @@ def make_dataset(images, batch_size=32, binarization="static", shuffle=True, see
         # One seed per batch from a stream that changes every epoch, so each epoch sees new draws
         # while the whole run stays reproducible.
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        dataset = tf.data.Dataset.zip(dataset, seeds).map(binarize_dynamic)
+        if labels is None:
+            dataset = tf.data.Dataset.zip(dataset, seeds).map(binarize_dynamic)
+        else:
+            dataset = tf.data.Dataset.zip(dataset, seeds).map(
+                lambda pair, batch_seed: (binarize_dynamic(pair[0], batch_seed), pair[1]))
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+NUM_CLASSES = 10
+
+
+def check_labels(labels, count=None):
+    """MNIST labels as int32 (N,), digits 0-9, or a ValueError that names the fix.
+
+    Args:
+      labels: array-like of whole numbers, one per image.
+      count: the number of images they label, or None.
+    """
+    array = np.asarray(labels)
+    if array.ndim != 1:
+        hint = " Flatten one-hot rows with labels.argmax(axis=1)." if array.ndim == 2 else ""
+        raise ValueError(f"labels must have shape (N,), one digit per image; got {array.shape}.{hint}")
+    if count is not None and len(array) != count:
+        raise ValueError(f"labels must have one entry per image: {count} images, {len(array)} labels.")
+    if not (np.issubdtype(array.dtype, np.integer) or (array.dtype.kind == "f" and np.all(array == np.round(array)))):
+        raise ValueError(f"labels must be whole numbers 0-9; got dtype {array.dtype}. Pass mnist.train_labels.")
+    if array.size and (array.min() < 0 or array.max() >= NUM_CLASSES):
+        raise ValueError(
+            f"labels must be digits 0-{NUM_CLASSES - 1}; got values from {array.min()} to {array.max()}."
+        )
+    return array.astype(np.int32)
 
 
 def binarize_once(images, binarization="static", seed=config.SEED):

@@ -1,18 +1,17 @@
 """Scoring a trained `CVAE` the way papers do: bounds on log p(x) in nats per image, and what the
 latent dimensions are used for.
 
-`iwae` here is chapter 2's estimator (`vae_helpers.bounds.iwae`) given the CVAE's log p(x, z);
-there is one implementation of the bound in the book. Every estimator takes log p(x|z) from one
-place, `pixel_log_likelihood`: the likelihood the model trains with (the Bernoulli of
-`models.CVAE`, or a `variants.LikelihoodCVAE`'s own), so a score is on the scale of the model's
-own "elbo" metric. For a model with a small latent space,
+`iwae` here is chapter 2's estimator (`vae_helpers.bounds`) given the model's log-weights; there is
+one implementation of the bound in the book. Every estimator scores a model through the parts of
+its contract (`models.base`): `prior_log_prob`, `posterior_sample` and `log_likelihood`, the
+densities it trains with, so a score is on the scale of the model's own "elbo" metric, and a model
+with another prior, posterior or likelihood is scored by its own. For a model with a small latent space,
 `inference_gaps` splits log p(x) - ELBO into the approximation and amortisation gaps of Cremer,
 Li & Duvenaud (2018), with the best Gaussian q of each image found by `optimal_gaussian`.
 """
 
 import math
 import statistics
-import weakref
 
 import keras
 import numpy as np
@@ -27,13 +26,6 @@ ACTIVE_UNIT_THRESHOLD = 1e-2
 DECODES_PER_CALL = 20_000
 """Codes drawn at once when a bound needs many samples: k * batch capped so memory stays small."""
 
-DECODE_BATCH = 250
-"""Codes per call into the compiled copy of a decoder that `decode_logits` makes: on 2 CPUs the
-fastest of 64 to 20,000 (benchmarks/decode_speed.py), about twice the rate of one eager call on
-20,000 codes, the way the evaluation decoded before."""
-
-_compiled_decoders = weakref.WeakKeyDictionary()
-
 REFINE_NATS = 20.0
 """`grid_log_marginal` integrates again, on a fine grid, every coarse cell within this many nats of
 the total (a second mode q missed)."""
@@ -43,93 +35,58 @@ MAX_REFINED_CELLS = 64
 """At most this many coarse cells, the heaviest, are refined per image."""
 
 
-def pixel_log_likelihood(model):
-    """The decoder likelihood `model` trains with: a function (x, logits) -> log p(x|z).
-
-    A model that says which likelihood it uses has a `log_likelihood(x, logits)` method
-    (`variants.LikelihoodCVAE`, the cures of chapter 9); `models.CVAE` and its subclasses that
-    keep its `terms` score pixels with `losses.elbo_terms`' Bernoulli.
-
-    Args:
-      model: a `CVAE`.
-    Returns:
-      A function of x and logits, both (batch, 28, 28, 1), returning (batch,) nats.
-    Raises:
-      ValueError for a CVAE whose `terms` computes its ELBO in a way this module cannot see.
-    """
-    own = getattr(model, "log_likelihood", None)
-    if callable(own):
-        return own
-    if isinstance(model, models.CVAE) and type(model).terms is not models.CVAE.terms:
-        raise ValueError(
-            f"{type(model).__name__} overrides terms (its ELBO) but has no log_likelihood(x, logits) "
-            "method, so evaluation cannot tell which p(x|z) to score it with. Add one returning "
-            "log p(x|z) of shape (batch,) in nats, as variants.LikelihoodCVAE does."
-        )
-    return losses.bernoulli_log_likelihood
-
-
 def decode_logits(model, z):
-    """`model.decode(z)`, the logits (n, 28, 28, 1) of codes z (n, latent_dim), DECODE_BATCH codes
-    at a time through a compiled copy of the decoder when called eagerly: the same numbers (to
-    float32 rounding), in less time. Inside a compiled function it is `model.decode` itself."""
-    z = tf.cast(z, tf.float32)
-    if not tf.executing_eagerly():
-        return model.decode(z)
-    decode = _compiled_decoders.get(model)
-    if decode is None:
-        spec = tf.TensorSpec((None, model.latent_dim), tf.float32)
-        decode = _compiled_decoders[model] = tf.function(model.decode, input_signature=[spec])
-    if z.shape.rank != 2 or z.shape[-1] != model.latent_dim:
-        return model.decode(z)  # its own error names the shape it expects
-    count = int(z.shape[0])
-    if count <= DECODE_BATCH:
-        return decode(z)
-    return tf.concat([decode(z[start : start + DECODE_BATCH]) for start in range(0, count, DECODE_BATCH)], axis=0)
+    """`model.decode(z)`, the logits (n, 28, 28, 1) of codes z (n, latent_dim), through the
+    model's compiled decoder (`models.VAEBase.decode_many`)."""
+    return model.decode_many(z)
 
 
 def log_likelihood_of(model, x):
-    """The function z -> log p(x|z) of the model's decoder (`pixel_log_likelihood`), for fixed
-    images x.
+    """The function z -> log p(x|z) of the model (`log_likelihood`, a part of its contract), for
+    fixed images x.
 
     Args:
-      model: a `CVAE`.
+      model: a model of `vae_helpers.models`.
       x: float32 (batch, 28, 28, 1): 0/1 pixels for a Bernoulli decoder, grey levels in [0, 1]
         for a continuous one.
     Returns:
       A function mapping z (num_samples, batch, latent_dim) to (num_samples, batch), in nats.
     """
     x = tf.convert_to_tensor(x, tf.float32)
-    pixels = pixel_log_likelihood(model)
-
-    def log_likelihood(z):
-        num_samples, batch = tf.shape(z)[0], tf.shape(z)[1]
-        # The decoder computes in float32; a float64 z (an optimised q) gets a float64 answer back.
-        flat_z = tf.cast(tf.reshape(z, (-1, model.latent_dim)), tf.float32)
-        logits = decode_logits(model, flat_z)  # (num_samples * batch, 28, 28, 1)
-        # Row s * batch + b of the flattened z belongs to image b, so x repeats num_samples times.
-        log_likelihood = pixels(tf.tile(x, [num_samples, 1, 1, 1]), logits)
-        return tf.cast(tf.reshape(log_likelihood, (num_samples, batch)), z.dtype)
-
-    return log_likelihood
+    return lambda z: model.log_likelihood(x, z)
 
 
 def log_joint_of(model, x):
-    """The function z -> log p(x, z) = log p(x|z) + log p(z) for fixed images x.
+    """The function z -> log p(x, z) = log p(x|z) + log p(z) for fixed images x, the model's own
+    likelihood and prior.
 
     Args:
-      model: a `CVAE`.
+      model: a model of `vae_helpers.models`.
       x: float32 (batch, 28, 28, 1), as for `log_likelihood_of`.
     Returns:
       A function mapping z (num_samples, batch, latent_dim) to (num_samples, batch), in nats, as
       `vae_helpers.bounds` expects.
     """
     log_likelihood = log_likelihood_of(model, x)
+    return lambda z: log_likelihood(z) + tf.cast(model.prior_log_prob(z), z.dtype)
 
-    def log_joint(z):
-        return log_likelihood(z) + losses.log_normal_pdf(z, 0.0, 0.0, raxis=-1)
 
-    return log_joint
+def log_weights_of(model, x, seed):
+    """The function n -> log p(x, z) - log q(z|x) at n fresh draws z ~ q(z|x) per image, shape
+    (n, batch): the summands of every bound, from the model's prior, posterior and likelihood."""
+    x = tf.convert_to_tensor(x, tf.float32)
+
+    def draw(num_samples):
+        z, log_q = model.posterior_sample(x, num_samples, seed)
+        return model.log_likelihood(x, z) + model.prior_log_prob(z) - log_q
+
+    return draw
+
+
+def _log_prior(model):
+    """The prior `quadrature_elbo` is given: None for N(0, I) (its closed-form KL), else the
+    model's own `prior_log_prob`."""
+    return None if model.standard_prior else model.prior_log_prob
 
 
 def iwae(model, images, k, batch_size=100, seed=config.SEED):
@@ -151,8 +108,9 @@ def iwae(model, images, k, batch_size=100, seed=config.SEED):
     generator = keras.random.SeedGenerator(seed)
     chunk_size = max(1, DECODES_PER_CALL // batch_size)
     scores = []
-    for x, mean, logvar in _encoded_batches(model, images, batch_size):
-        scores.append(bounds.iwae(log_joint_of(model, x), mean, logvar, k, seed=generator, chunk_size=chunk_size))
+    for x in _batches(images, batch_size):
+        found = bounds.importance_diagnostics_of(log_weights_of(model, x, generator), k, chunk_size)
+        scores.append(found["iwae"])
     return np.concatenate([np.asarray(score, np.float64) for score in scores])
 
 
@@ -171,9 +129,8 @@ def iwae_diagnostics(model, images, k, batch_size=100, seed=config.SEED):
     generator = keras.random.SeedGenerator(seed)
     chunk_size = max(1, DECODES_PER_CALL // batch_size)
     parts = {"iwae": [], "ess": [], "standard_error": []}
-    for x, mean, logvar in _encoded_batches(model, images, batch_size):
-        found = bounds.importance_diagnostics(log_joint_of(model, x), mean, logvar, k, seed=generator,
-                                              chunk_size=chunk_size)
+    for x in _batches(images, batch_size):
+        found = bounds.importance_diagnostics_of(log_weights_of(model, x, generator), k, chunk_size)
         for name, values in found.items():
             parts[name].append(np.asarray(values, np.float64))
     return {name: np.concatenate(values) for name, values in parts.items()}
@@ -325,13 +282,11 @@ def _log_terms(model, image, z, log_cell):
     if len(z) == 0:
         return np.zeros(0)
     z = z.astype(np.float32)
-    pixels = pixel_log_likelihood(model)
     log_likelihood = np.concatenate([
-        np.asarray(pixels(np.broadcast_to(image, (len(chunk), *data.IMAGE_SHAPE)), decode_logits(model, chunk)),
-                   np.float64)
+        np.asarray(model.log_likelihood(np.broadcast_to(image, (len(chunk), *data.IMAGE_SHAPE)), chunk), np.float64)
         for chunk in np.array_split(z, len(z) // DECODES_PER_CALL + 1)
     ])
-    return log_likelihood + np.asarray(losses.log_normal_pdf(z, 0.0, 0.0), np.float64) + log_cell
+    return log_likelihood + np.asarray(model.prior_log_prob(z), np.float64) + log_cell
 
 
 QUADRATURE_POINTS = 6
@@ -347,9 +302,10 @@ MAX_QUADRATURE_NODES = 10_000
 """A tensor-product rule has num_points ** latent_dim nodes: beyond this, sample instead."""
 
 
-def quadrature_elbo(log_likelihood, mean, logvar, num_points=QUADRATURE_POINTS):
+def quadrature_elbo(log_likelihood, mean, logvar, num_points=QUADRATURE_POINTS, log_prior=None):
     """The ELBO of q = N(mean, diag(exp(logvar))) without sampling: E_q[log p(x|z)] by a
-    tensor-product Gauss-Hermite rule, minus KL(q || N(0, I)) in closed form.
+    tensor-product Gauss-Hermite rule, minus KL(q || N(0, I)) in closed form; or, for another
+    prior `log_prior`, E_q[log p(x|z) + log p(z)] by the same rule plus q's entropy in closed form.
 
     Deterministic and differentiable in mean and logvar, so it can be maximised for each image.
     The rule is exact when log p(x|z) is a polynomial of degree below 2 * num_points in z.
@@ -359,6 +315,8 @@ def quadrature_elbo(log_likelihood, mean, logvar, num_points=QUADRATURE_POINTS):
         (num_points ** latent_dim, batch).
       mean, logvar: float tensors (batch, latent_dim).
       num_points: positive int, nodes per latent axis.
+      log_prior: None for N(0, I), or a function z (..., latent_dim) -> log p(z) (...), such as
+        a model's `prior_log_prob`.
     Returns:
       Tensor (batch,), nats, in the dtype of mean.
     """
@@ -369,8 +327,12 @@ def quadrature_elbo(log_likelihood, mean, logvar, num_points=QUADRATURE_POINTS):
     nodes, log_weights = _gauss_hermite(int(mean.shape[1]), num_points)
     # z = mean + std * node: the standard-normal rule moved onto each image's q.
     z = mean + tf.exp(0.5 * logvar) * tf.constant(nodes[:, None, :], mean.dtype)
-    expected = tf.tensordot(tf.constant(np.exp(log_weights), mean.dtype), log_likelihood(z), axes=1)
-    return expected - losses.analytic_kl(mean, logvar)
+    weights = tf.constant(np.exp(log_weights), mean.dtype)
+    if log_prior is None:
+        return tf.tensordot(weights, log_likelihood(z), axes=1) - losses.analytic_kl(mean, logvar)
+    log_joint = log_likelihood(z) + tf.cast(log_prior(z), mean.dtype)
+    entropy = 0.5 * tf.reduce_sum(logvar + 1.0 + losses.LOG_2PI, axis=-1)
+    return tf.tensordot(weights, log_joint, axes=1) + entropy
 
 
 def _gauss_hermite(latent_dim, num_points):
@@ -388,7 +350,8 @@ def _gauss_hermite(latent_dim, num_points):
     return (np.stack([g.ravel() for g in grids], axis=-1), np.sum([g.ravel() for g in log_grids], axis=0))
 
 
-def optimal_gaussian(log_likelihood, mean, logvar, steps, learning_rate=0.1, num_points=QUADRATURE_POINTS):
+def optimal_gaussian(log_likelihood, mean, logvar, steps, learning_rate=0.1, num_points=QUADRATURE_POINTS,
+                     log_prior=None):
     """The best diagonal Gaussian q for each example: maximises `quadrature_elbo` over its mean and
     log-variance by Adam, starting from (mean, logvar) (the encoder's q, for a VAE).
 
@@ -399,7 +362,7 @@ def optimal_gaussian(log_likelihood, mean, logvar, steps, learning_rate=0.1, num
     early can only under-state how much better than the start the best q is.
 
     Args:
-      log_likelihood, num_points: as in `quadrature_elbo`.
+      log_likelihood, num_points, log_prior: as in `quadrature_elbo`.
       mean, logvar: (batch, latent_dim), the starting q.
       steps: non-negative int, Adam steps.
       learning_rate: positive number, Adam's first step size (in units of the starting q's
@@ -420,7 +383,7 @@ def optimal_gaussian(log_likelihood, mean, logvar, steps, learning_rate=0.1, num
 
     def evaluate():
         q_mean, q_logvar = mean + std * shift, logvar + 2.0 * stretch
-        return q_mean, q_logvar, quadrature_elbo(log_likelihood, q_mean, q_logvar, num_points)
+        return q_mean, q_logvar, quadrature_elbo(log_likelihood, q_mean, q_logvar, num_points, log_prior)
 
     # No Python control flow depends on tensors here, so AutoGraph's rewriting is not needed.
     @tf.function(autograph=False)
@@ -486,7 +449,8 @@ def optimal_gaussian_elbo(model, images, steps, learning_rate=0.1, num_points=QU
     for x, mean, logvar in _encoded_batches(model, images, batch_size):
         log_likelihood = log_likelihood_of(model, x)
         mean, logvar = _best_start(model, x, mean, logvar, steps // EXPLORE_SHARE, learning_rate, num_points)
-        best_mean, best_logvar, best = optimal_gaussian(log_likelihood, mean, logvar, steps, learning_rate, num_points)
+        best_mean, best_logvar, best = optimal_gaussian(log_likelihood, mean, logvar, steps, learning_rate, num_points,
+                                                        _log_prior(model))
         searched.append(best)
         fine.append(_quadrature_elbo_of(model, x, best_mean, best_logvar, evaluation_points))
         means.append(best_mean)
@@ -517,7 +481,7 @@ def _best_start(model, x, mean, logvar, steps, learning_rate, num_points):
     tiled = np.tile(logvar, (len(shifts), 1))
     found_mean, found_logvar, found = optimal_gaussian(
         log_likelihood_of(model, np.tile(x, (len(shifts), 1, 1, 1))), tf.constant(starts), tf.constant(tiled),
-        steps, learning_rate, num_points)
+        steps, learning_rate, num_points, _log_prior(model))
     # Row s * batch + b is image b from start s.
     best = np.argmax(found.reshape(len(shifts), batch), axis=0) * batch + np.arange(batch)
     return tf.constant(found_mean[best]), tf.constant(found_logvar[best])
@@ -529,7 +493,7 @@ def _quadrature_elbo_of(model, images, mean, logvar, num_points):
     step = max(1, DECODES_PER_CALL // (2 * num_points**model.latent_dim))
     return np.concatenate([
         np.asarray(quadrature_elbo(log_likelihood_of(model, images[i : i + step]), mean[i : i + step],
-                                   logvar[i : i + step], num_points), np.float64)
+                                   logvar[i : i + step], num_points, _log_prior(model)), np.float64)
         for i in range(0, len(images), step)
     ])
 
@@ -686,8 +650,8 @@ def monte_carlo_elbo(model, images, num_samples, batch_size=None, seed=config.SE
     batch_size = config.positive_int("batch_size", batch_size or max(1, DECODES_PER_CALL // num_samples))
     generator = keras.random.SeedGenerator(seed)
     means, errors = [], []
-    for x, mean, logvar in _encoded_batches(model, images, batch_size):
-        log_w = np.asarray(bounds.log_weights(log_joint_of(model, x), mean, logvar, num_samples, seed=generator), np.float64)
+    for x in _batches(images, batch_size):
+        log_w = np.asarray(log_weights_of(model, x, generator)(num_samples), np.float64)
         means.append(log_w.mean(axis=0))
         errors.append(log_w.std(axis=0, ddof=1) / math.sqrt(num_samples) if num_samples > 1 else np.full(len(x), np.inf))
     return np.concatenate(means), np.concatenate(errors)
@@ -709,13 +673,14 @@ def rate_distortion(model, images, batch_size=500, seed=config.SEED):
     images = _check_images(model, images)
     batch_size = config.positive_int("batch_size", batch_size)
     generator = keras.random.SeedGenerator(seed)
-    pixels = pixel_log_likelihood(model)
+    model.require_standard_prior("rate_distortion's rate")
     parts = {"rate": [], "rate_one_draw": [], "distortion": []}
-    for x, mean, logvar in _encoded_batches(model, images, batch_size):
-        z = bounds.sample_q(mean, logvar, 1, seed=generator)[0]  # (batch, latent_dim)
+    for x in _batches(images, batch_size):
+        mean, logvar = model.encode(x)
+        z, log_q = model.posterior_sample(x, seed=generator)  # (batch, latent_dim), (batch,)
         parts["rate"].append(losses.analytic_kl(mean, logvar))
-        parts["rate_one_draw"].append(losses.log_normal_pdf(z, mean, logvar) - losses.log_normal_pdf(z, 0.0, 0.0))
-        parts["distortion"].append(-pixels(x, decode_logits(model, z)))
+        parts["rate_one_draw"].append(log_q - model.prior_log_prob(z))
+        parts["distortion"].append(-model.log_likelihood(x, z))
     return {name: np.concatenate([np.asarray(t, np.float64) for t in values]) for name, values in parts.items()}
 
 
@@ -725,6 +690,7 @@ def kl_per_dimension(model, images, batch_size=500):
     Returns:
       float64 array of shape (latent_dim,), nats; they sum to the mean analytic KL.
     """
+    model.require_standard_prior("kl_per_dimension")
     means, logvars = latent.encode(model, _check_images(model, images), batch_size)
     return np.asarray(losses.analytic_kl_per_dimension(means, logvars), np.float64).mean(axis=0)
 
@@ -748,11 +714,16 @@ def active_units(model, images, threshold=ACTIVE_UNIT_THRESHOLD):
     return int(np.sum(posterior_mean_variance(model, images) > threshold))
 
 
-def _encoded_batches(model, images, batch_size):
-    """(x, mean, logvar) of each run of `batch_size` images in order, x (batch, 28, 28, 1) and
-    q's mean and logvar (batch, latent_dim): the loop every estimator here walks a data set by."""
+def _batches(images, batch_size):
+    """Each run of `batch_size` images in order, (batch, 28, 28, 1): the loop every estimator here
+    walks a data set by."""
     for start in range(0, len(images), batch_size):
-        x = images[start : start + batch_size]
+        yield images[start : start + batch_size]
+
+
+def _encoded_batches(model, images, batch_size):
+    """(x, mean, logvar) of each of `_batches`, with q's mean and logvar (batch, latent_dim)."""
+    for x in _batches(images, batch_size):
         mean, logvar = model.encode(x)
         yield x, mean, logvar
 
@@ -762,8 +733,10 @@ def _check_images(model, images):
     scores them: a Bernoulli gives probabilities of 0/1 pixels only (its cross-entropy on grey
     levels is not a log-density of anything), a continuous likelihood takes grey levels."""
     images = data.to_unit_images(images)
-    pixels = pixel_log_likelihood(model)  # refuses a model it cannot score before any work
-    bernoulli = pixels is losses.bernoulli_log_likelihood or getattr(model, "likelihood", None) == "bernoulli"
+    if not isinstance(model, models.VAEBase):
+        raise TypeError(f"evaluation scores models of vae_helpers.models (a VAEBase); got {type(model).__name__}.")
+    own_pixels = type(model).pixel_log_likelihood is not models.VAEBase.pixel_log_likelihood
+    bernoulli = not own_pixels or getattr(model, "likelihood", None) == "bernoulli"
     if bernoulli and not np.all((images == 0.0) | (images == 1.0)):
         raise ValueError(
             "log p(x) of the Bernoulli decoder is defined for 0/1 images; these have grey levels. "

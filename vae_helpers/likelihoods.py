@@ -148,7 +148,7 @@ def check_training_data(likelihood, binary):
             "a Gaussian likelihood cannot be trained on 0/1 pixels: there its density grows "
             "without bound as its standard deviation shrinks, so the ELBO rises for ever and "
             "measures nothing. Use the Bernoulli likelihood for binarised images, or train the "
-            "Gaussian on grey levels (variants.train(..., pixels='grey'))."
+            "Gaussian on grey levels (runs.train_model(..., binarization='as_is'))."
         )
 
 

@@ -1,8 +1,9 @@
 """The ELBO and its terms, for a Bernoulli decoder and a diagonal-Gaussian encoder.
 
 Notation (the book's notation page): x is an image, z a latent code, q(z|x) = N(mean, diag(exp(logvar)))
-the encoder, p(z) = N(0, I) the prior, p(x|z) the decoder's Bernoulli likelihood. Everything here is
-per-example maths on tensors; `model` is anything with `encode`, `reparameterize` and `decode`.
+the encoder, p(z) the prior (N(0, I) by default), p(x|z) the decoder's likelihood (Bernoulli pixels
+by default). Everything here is per-example maths on tensors; `elbo_terms` takes a model of the
+contract of `models.VAEBase`, whose prior and likelihood it asks the model for.
 """
 
 import numpy as np
@@ -79,36 +80,38 @@ def analytic_kl_per_dimension(mean, logvar):
     return 0.5 * (tf.exp(logvar) + mean**2 - 1.0 - logvar)
 
 
-def elbo_terms(model, x, kl="monte_carlo",
-               log_likelihood=bernoulli_log_likelihood):
+def elbo_terms(model, x, kl="monte_carlo"):
     """The single-sample ELBO of each example, and its two terms.
 
     Args:
-      model: has `encode(x) -> (mean, logvar)`,
-        `reparameterize(mean, logvar) -> z` and `decode(z) -> logits`.
+      model: a VAE of the contract (`models.VAEBase`): `encode(x) -> (mean,
+        logvar)`, `reparameterize(mean, logvar) -> z`, `decode(z) -> logits`,
+        its prior's `prior_log_prob(z)` and its likelihood's
+        `pixel_log_likelihood(x, logits)` (N(0, I) and Bernoulli pixels
+        unless the model overrides them; chapter 11 tries other likelihoods).
       x: float tensor of shape (batch, 28, 28, 1) of 0/1 pixels.
       kl: "monte_carlo" estimates the KL from the same z, as the TF tutorial
-        does: log q(z|x) - log p(z); "analytic" uses `analytic_kl`.
-      log_likelihood: log p(x|z) from (x, logits), shape (batch,); the
-        Bernoulli's by default (chapter 11 tries others).
+        does: log q(z|x) - log p(z); "analytic" uses `analytic_kl`, the
+        closed form against N(0, I).
     Returns:
       Dict of tensors of shape (batch,), in nats:
         "reconstruction": log p(x|z) at one z ~ q(z|x);
         "kl": KL(q(z|x) || p(z)), estimated or exact as `kl` says;
         "elbo": reconstruction - kl;
-      and "kl_per_dimension", (batch, latent_dim): each dimension's KL in
-      closed form (what free bits, chapter 9, charges).
+      and "kl_per_dimension", (batch, latent_dim): each dimension's KL
+      against N(0, 1) in closed form (what free bits, chapter 9, charges).
     """
     if kl not in KL_ESTIMATORS:
         raise ValueError(f"kl must be one of {KL_ESTIMATORS}; got {kl!r}.")
     mean, logvar = model.encode(x)
     z = model.reparameterize(mean, logvar)
-    reconstruction = log_likelihood(x, model.decode(z))
+    reconstruction = model.pixel_log_likelihood(x, model.decode(z))
     if kl == "analytic":
+        model.require_standard_prior("kl='analytic'")
         kl_value = analytic_kl(mean, logvar)
     else:
         kl_value = (log_normal_pdf(z, mean, logvar)
-                    - log_normal_pdf(z, 0.0, 0.0))
+                    - model.prior_log_prob(z))
     return {
         "reconstruction": reconstruction,
         "kl": kl_value,

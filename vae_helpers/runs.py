@@ -16,9 +16,10 @@ A run whose checkpoint is missing first looks for the model the published book t
 """
 
 import os
+import re
 import sys
 
-from vae_helpers import config, data, models, published, training
+from vae_helpers import config, data, likelihoods, models, published, training
 
 BATCH_SIZE = 32
 """The TF tutorial's batch size, used for every run in the book."""
@@ -122,67 +123,137 @@ def train_images(mnist):
 
 
 def test_images(mnist, binarization="dynamic"):
-    """The fixed 0/1 test set every book run is scored on, (N, 28, 28, 1) float32 (256 in quick mode)."""
+    """The fixed test set every book run is scored on, (N, 28, 28, 1) float32 (256 in quick mode):
+    0/1 draws made once ("dynamic" or "static"), or the grey levels as they are ("as_is")."""
     count = config.pick(full=len(mnist.test_images), quick=QUICK_TEST_IMAGES)
+    _check_binarization(binarization)
+    if binarization == "as_is":
+        return data.to_unit_images(mnist.test_images[:count])
     return data.binarize_once(mnist.test_images[:count], binarization)
+
+
+def experiment_epochs(mnist):
+    """Epochs of each run of chapter 9's experiment: three tenths of `epochs_for(mnist)` (4 of the
+    bundled data's 15), at least 1, so that its nine runs (three arms, three seeds) fit a chapter
+    of about four minutes on 2 CPUs (the budget in benchmarks/chapter_map.py)."""
+    return max(1, epochs_for(mnist) * 3 // 10)
 
 
 def data_fingerprint(mnist, binarization="dynamic"):
     """The fingerprint of what a book run trains and is tested on: `data.fingerprint` of
     `train_images(mnist)` and `test_images(mnist, binarization)` (so it differs by mode too)."""
-    return _run_data(mnist, binarization)[2]
+    return data.fingerprint(train_images(mnist), test_images(mnist, binarization))
 
 
-def _run_data(mnist, binarization):
-    """(training images, binarised test images, their fingerprint) of a book run."""
-    train, test = train_images(mnist), test_images(mnist, binarization)
-    return train, test, data.fingerprint(train, test)
+# Keras' own fields of a model's config, the same for every run: not part of a run's name.
+_KERAS_FIELDS = ("name", "trainable", "dtype")
+
+
+def model_settings(model):
+    """The constructor settings that define `model`, in its config's order: e.g.
+    {"latent_dim": 16, "seed": 42, "beta": 1.0} for the book's CVAE."""
+    return {k: v for k, v in model.get_config().items() if k not in _KERAS_FIELDS}
+
+
+def checkpoint_name(mnist, model, binarization="dynamic", epochs=None, fingerprint=None):
+    """The checkpoint file name of a run: the model's class, every constructor setting, the
+    binarisation, the epochs, the data (source and the first 8 hex digits of its fingerprint,
+    computed here unless given) and the mode, e.g.
+    "cvae-latent_dim16-seed42-beta1-dynamic-15ep-bundled-1a2b3c4d-full.keras"."""
+    mode = "quick" if config.is_quick() else "full"
+    epochs = epochs_for(mnist) if epochs is None else config.positive_int("epochs", epochs)
+    fingerprint = fingerprint or data_fingerprint(mnist, _check_binarization(binarization))
+    settings = "-".join(f"{key}{value:g}" if isinstance(value, float) else f"{key}{value}"
+                        for key, value in model_settings(model).items())
+    name = (f"{type(model).__name__.lower()}-{settings}-{binarization}-{epochs}ep-{source_tag(mnist)}-"
+            f"{fingerprint[:8]}-{mode}.keras")
+    # A setting is a number or a short word; anything else must not reach the file system.
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
 def run_name(mnist, latent_dim, beta=1.0, binarization="dynamic", fingerprint=None):
-    """The checkpoint file name of a book run, e.g.
-    "cvae-latent2-beta1-dynamic-bundled-1a2b3c4d-full.keras", where 1a2b3c4d starts the data's
-    fingerprint (`data_fingerprint`; computed here unless given)."""
-    mode = "quick" if config.is_quick() else "full"
-    fingerprint = fingerprint or data_fingerprint(mnist, binarization)
-    return (f"cvae-latent{latent_dim}-beta{beta:g}-{binarization}-{source_tag(mnist)}-"
-            f"{fingerprint[:8]}-{mode}.keras")
+    """The checkpoint file name of the book's CVAE run `book_model(mnist, latent_dim, beta=beta,
+    binarization=binarization)` would train: `checkpoint_name` of that model."""
+    return checkpoint_name(mnist, book_cvae(latent_dim, beta), binarization, fingerprint=fingerprint)
+
+
+def book_cvae(latent_dim, beta=1.0):
+    """A fresh CVAE as every book run starts one: seeded with `config.SEED`."""
+    return models.CVAE(latent_dim, seed=config.SEED, beta=beta)
 
 
 def book_model(mnist, latent_dim, *, beta=1.0, binarization="dynamic", on_epoch_end=None, callbacks=(),
                verbose="auto"):
-    """Trains one of the book's models, resuming or loading its checkpoint when there is one (or,
-    when there is none, the published book's: `published.fetch`, off with VAE_FETCH_MODELS=0).
+    """Trains one of the book's CVAEs (`train_model` of `book_cvae(latent_dim, beta)`).
 
     Args:
       mnist: a `vae_helpers.data.MNIST`.
       latent_dim: size of z (2 for the pictures of chapter 6, 16 for the results).
       beta: weight of the KL term in the training loss (1.0: the ELBO).
-      binarization: "dynamic" (the book's default: a fresh draw of every pixel each epoch) or
-        "static" (the TF tutorial's threshold at 0.5); the test set is binarised the same way, once.
+      binarization, on_epoch_end, callbacks, verbose: as for `train_model`.
+    Returns:
+      A `vae_helpers.training.TrainingRun`; `run.history["val_elbo"]` is the test ELBO per epoch.
+    """
+    if binarization not in ("static", "dynamic"):  # a Bernoulli decoder models 0/1 pixels
+        raise ValueError(f"binarization must be 'static' or 'dynamic'; got {binarization!r}.")
+    return train_model(mnist, book_cvae(latent_dim, beta), binarization=binarization,
+                       on_epoch_end=on_epoch_end, callbacks=callbacks, verbose=verbose)
+
+
+def train_model(mnist, model, *, binarization="dynamic", epochs=None, on_epoch_end=None, callbacks=(),
+                verbose="auto"):
+    """The one training recipe of every model the book trains: trains `model`, resuming or loading
+    its checkpoint `checkpoint_name(...)` under `checkpoint_dir()` when there is one (or, when
+    there is none, the published book's: `published.fetch`, off with VAE_FETCH_MODELS=0).
+
+    Every run takes the same batch size, learning rate and steps per execution; its training
+    batches are shuffled and binarised with the model's seed (`config.SEED` when it has none).
+
+    Args:
+      mnist: a `vae_helpers.data.MNIST`.
+      model: a fresh model of the contract (`models.VAEBase`), seeded; one that `uses_labels`
+        is given (images, labels) batches.
+      binarization: "dynamic" (the book's default: a fresh draw of every pixel each epoch),
+        "static" (the TF tutorial's threshold at 0.5), or "as_is" (grey levels, for another
+        likelihood, `likelihoods.check_training_data`); the test set is `test_images(mnist,
+        binarization)`.
+      epochs: positive int, or None for `epochs_for(mnist)` (the book's budget).
       on_epoch_end, callbacks, verbose: as in `vae_helpers.training.train` (`notebook.fit_log`
         gives callbacks and verbose that print one line per epoch).
     Returns:
-      A `vae_helpers.training.TrainingRun`; `run.history["val_elbo"]` is the test ELBO per epoch.
+      A `vae_helpers.training.TrainingRun`.
     Raises:
       training.CheckpointMismatchError: the checkpoint of this name holds a run on other data or
         of other settings (the message names the fix: another VAE_CHECKPOINT_DIR).
     """
-    if binarization not in ("static", "dynamic"):
-        raise ValueError(f"binarization must be 'static' or 'dynamic'; got {binarization!r}.")
-    train, test, fingerprint = _run_data(mnist, binarization)
+    binarization = _check_binarization(binarization)
+    if not isinstance(model, models.VAEBase):
+        raise TypeError(f"train_model expects a model of vae_helpers.models (a VAEBase); got {type(model).__name__}.")
+    likelihood = getattr(model, "likelihood", None)
+    if likelihood is not None:
+        likelihoods.check_training_data(likelihood, binarization != "as_is")
+    epochs = epochs_for(mnist) if epochs is None else config.positive_int("epochs", epochs)
+    seed = model.seed if isinstance(model.seed, int) else config.SEED
+    train, test = train_images(mnist), test_images(mnist, binarization)
+    labels = model.uses_labels
     train_data = data.make_dataset(
-        train, batch_size=BATCH_SIZE, binarization=binarization, shuffle=True, seed=config.SEED
+        train, batch_size=BATCH_SIZE, binarization=binarization, shuffle=True, seed=seed,
+        labels=mnist.train_labels[: len(train)] if labels else None,
     )
-    test_data = data.make_dataset(test, batch_size=BATCH_SIZE, binarization="as_is", shuffle=False)
-    model = models.CVAE(latent_dim, seed=config.SEED, beta=beta)
-    checkpoint = os.path.join(checkpoint_dir(), run_name(mnist, latent_dim, beta, binarization, fingerprint))
-    published.fetch(checkpoint, model, epochs_for(mnist), fingerprint)
+    test_data = data.make_dataset(
+        test, batch_size=BATCH_SIZE, binarization="as_is", shuffle=False,
+        labels=mnist.test_labels[: len(test)] if labels else None,
+    )
+    # Named in the checkpoint's file name, and recorded in it whole, so that a published model can
+    # be checked against the learner's data before it is used (published.fetch).
+    fingerprint = data.fingerprint(train, test)
+    checkpoint = os.path.join(checkpoint_dir(), checkpoint_name(mnist, model, binarization, epochs, fingerprint))
+    published.fetch(checkpoint, model, epochs, fingerprint)
     return training.train(
         model,
         train_data,
         test_data,
-        epochs_for(mnist),
+        epochs,
         learning_rate=LEARNING_RATE,
         steps_per_execution=STEPS_PER_EXECUTION,
         checkpoint=checkpoint,
@@ -191,3 +262,9 @@ def book_model(mnist, latent_dim, *, beta=1.0, binarization="dynamic", on_epoch_
         callbacks=callbacks,
         verbose=verbose,
     )
+
+
+def _check_binarization(binarization):
+    if binarization not in data.BINARIZATIONS:
+        raise ValueError(f"binarization must be one of {data.BINARIZATIONS}; got {binarization!r}.")
+    return binarization

@@ -1,4 +1,4 @@
-"""Training a `CVAE` with `model.fit`: a test ELBO every epoch, a checkpoint after every epoch
+"""Training a model of `vae_helpers.models` with `model.fit`: a test ELBO every epoch, a checkpoint after every epoch
 (`checkpoints`: they survive being killed and resume exactly), and a clear stop when the loss
 stops being a number.
 """
@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vae_helpers import checkpoints, config, data, likelihoods, model_base, models, precision
+from vae_helpers import checkpoints, config, data, likelihoods, models, precision
 from vae_helpers.checkpoints import STATE_ENTRY, CheckpointMismatchError, checkpoint_state  # noqa: F401
 
 save_checkpoint = checkpoints.save  # its public name before `checkpoints` held it
@@ -55,7 +55,7 @@ class TrainingRun:
         None when it trained nothing (the checkpoint was finished).
     """
 
-    model: models.CVAE
+    model: models.VAEBase
     history: dict
     resumed_from: int
     seconds: float
@@ -83,7 +83,7 @@ def train(
     """Trains `model` with `fit`, evaluating the test ELBO after every epoch.
 
     Args:
-      model: a `CVAE`. If `checkpoint` exists, the model saved there replaces it; it must be of
+      model: a `CVAE`, or any model of the contract `models.VAEBase`. If `checkpoint` exists, the model saved there replaces it; it must be of
         the same class and settings (`get_config()`), else `CheckpointMismatchError`.
       train_data, test_data: `tf.data.Dataset`s of float32 batches (batch, 28, 28, 1), as made by
         `vae_helpers.data.make_dataset` (shuffled for training, not for testing).
@@ -115,8 +115,11 @@ def train(
         )
     learning_rate = float(learning_rate)
     policy = precision.training_policy()  # a bad VAE_PRECISION is refused before any work
-    if not isinstance(model, models.CVAE):
-        raise TypeError(f"train expects a vae_helpers.models.CVAE; got {type(model).__name__}.")
+    if not isinstance(model, models.VAEBase):
+        raise TypeError(
+            f"train expects a model of vae_helpers.models (a CVAE, or any models.VAEBase); got "
+            f"{type(model).__name__}."
+        )
     _check_dataset("train_data", train_data)
     _check_dataset("test_data", test_data)
     num_batches = _num_batches("train_data", train_data)
@@ -301,7 +304,7 @@ def _check_first_batch(name, dataset, likelihood=None):
     "ELBO" of -4e19 per image without a word; and, for a model of another `likelihood`, 0/1 pixels
     it cannot model (`likelihoods.check_training_data`). One batch only: a fraction of a second."""
     for batch in dataset.take(1):
-        images = model_base.images_of(batch).numpy()
+        images = models.images_of(batch).numpy()
         data.check_pixel_range(images, f"{name}'s first batch")
         if likelihood is not None:
             likelihoods.check_training_data(likelihood, bool(np.all((images == 0) | (images == 1))))

@@ -2,13 +2,14 @@
 
 Chapter 3 shows `make_encoder`, `make_decoder` and every line of `CVAE`: its cells hold the same text
 as this file (tests/test_shown_code.py checks; `python tools/shown_code.py` copies a change here into
-the chapter). Checks of arguments and inputs, and saving, live in `model_base`, out of the way.
+the chapter). The model contract (prior, posterior and likelihood as named parts), checks of
+arguments and inputs, and saving live in `models.base`, out of the way.
 """
 
 import keras
 import tensorflow as tf
 
-from vae_helpers import data, losses, model_base
+from vae_helpers import data, losses, models
 
 
 def make_encoder(latent_dim):
@@ -48,7 +49,7 @@ def make_decoder(latent_dim):
     )
 
 
-class CVAE(model_base.VAEBase):
+class CVAE(models.VAEBase):
     """Convolutional variational autoencoder: the TF tutorial's, in Keras 3.
 
     Args:
@@ -130,8 +131,8 @@ class CVAE(model_base.VAEBase):
         return -(terms["reconstruction"] - self.beta * terms["kl"])
 
     def terms(self, x):
-        """The per-image terms of the ELBO of a batch: `losses.elbo_terms`.
-        A subclass with another likelihood overrides this (chapter 11)."""
+        """The per-image terms of the ELBO of a batch: `losses.elbo_terms`,
+        which asks the model for its prior and likelihood (`models.base`)."""
         return losses.elbo_terms(self, x)
 
     def train_step(self, data):
@@ -139,14 +140,15 @@ class CVAE(model_base.VAEBase):
 
         Args:
           data: the batch `fit` takes from the dataset: 0/1 images of shape
-            (batch, 28, 28, 1), or an (images, labels) pair (labels unused).
+            (batch, 28, 28, 1), or an (images, labels) pair (labels unused
+            unless the model `uses_labels`).
         Returns:
           The metrics' running means over the epoch so far, nats per image:
           {"loss", "elbo", "reconstruction_loss", "kl_loss"}, each a scalar.
         """
-        x = model_base.images_of(data)
+        inputs = self.inputs_of(data)  # (images,), or (images, labels)
         with tf.GradientTape() as tape:
-            terms = self.terms(x)
+            terms = self.terms(*inputs)
             # Sum over images / GLOBAL batch size. Under tf.distribute each
             # replica holds a slice of the batch and the replicas' gradients
             # are summed: a per-slice mean would step N times too far.
@@ -158,7 +160,7 @@ class CVAE(model_base.VAEBase):
     def test_step(self, data):
         """The terms of a batch, with no update (`evaluate`, and `fit` on its
         validation data). Args and returns as `train_step`."""
-        return self.record(self.terms(model_base.images_of(data)))
+        return self.record(self.terms(*self.inputs_of(data)))
 
     def record(self, terms):
         """Adds a batch's per-image terms to the running means; returns them."""

@@ -10,14 +10,7 @@ itself, so a `beta` other than 1 is refused rather than stored and ignored.
 import keras
 import tensorflow as tf
 
-from vae_helpers import config, losses, models, runs
-
-
-def experiment_epochs(mnist):
-    """Epochs of each run of chapter 9's experiment: three tenths of `runs.epochs_for(mnist)`
-    (4 of the bundled data's 15), at least 1, so that its nine runs (three arms, three seeds) fit
-    a chapter of about four minutes on 2 CPUs (the budget in benchmarks/chapter_map.py)."""
-    return max(1, runs.epochs_for(mnist) * 3 // 10)
+from vae_helpers import config, losses, models
 
 
 class AnalyticKLCVAE(models.CVAE):
@@ -29,13 +22,7 @@ class AnalyticKLCVAE(models.CVAE):
     """
 
     def terms(self, x):
-        return losses.elbo_terms(self, x, kl="analytic",
-                                 log_likelihood=self.log_likelihood)
-
-    def log_likelihood(self, x, logits):
-        """log p(x|z) of 0/1 images x (batch, 28, 28, 1) -> (batch,) nats:
-        the book's Bernoulli, which evaluation scores the model with."""
-        return losses.bernoulli_log_likelihood(x, logits)
+        return losses.elbo_terms(self, x, kl="analytic")
 
 
 class WarmupCVAE(AnalyticKLCVAE):
