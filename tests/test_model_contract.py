@@ -47,6 +47,18 @@ class LabelledCVAE(models.CVAE):
 keras.saving.register_keras_serializable(package="vae_helpers_tests")(LabelledCVAE)
 
 
+@pytest.fixture
+def small(bundled, tmp_path, monkeypatch):
+    """64 training and 32 test digits with their labels, quick mode, checkpoints in tmp_path."""
+    import dataclasses
+
+    monkeypatch.setenv("VAE_QUICK", "1")
+    monkeypatch.setenv("VAE_FETCH_MODELS", "0")
+    monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
+    return dataclasses.replace(bundled, train_images=bundled.train_images[:64], train_labels=bundled.train_labels[:64],
+                               test_images=bundled.test_images[:32], test_labels=bundled.test_labels[:32])
+
+
 @pytest.fixture(scope="module")
 def images(bundled):
     return data.binarize_once(bundled.test_images[:6], "static")
@@ -122,14 +134,7 @@ def test_the_default_parts_are_densities_that_integrate_to_one():
     np.testing.assert_allclose(log_q_drawn, model.posterior_log_prob(draws, x), rtol=1e-6)
 
 
-def test_a_new_model_trains_one_step_through_train_model_and_is_named_by_its_settings(bundled, tmp_path, monkeypatch):
-    monkeypatch.setenv("VAE_QUICK", "1")
-    monkeypatch.setenv("VAE_FETCH_MODELS", "0")
-    monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
-    import dataclasses
-
-    small = dataclasses.replace(bundled, train_images=bundled.train_images[:32], train_labels=bundled.train_labels[:32],
-                                test_images=bundled.test_images[:32], test_labels=bundled.test_labels[:32])
+def test_a_new_model_trains_through_train_model_and_is_named_by_its_settings(small, tmp_path):
     config.set_seeds(6)
     wide = WidePriorCVAE(2, seed=6)
     before = [w.copy() for w in wide.get_weights()]
@@ -144,18 +149,11 @@ def test_a_new_model_trains_one_step_through_train_model_and_is_named_by_its_set
     assert abs(np.mean(terms) - run.history["val_elbo"][0]) < 6 * np.std(np.mean(terms, axis=1)) + 1.0
 
 
-def test_labels_reach_a_model_that_asks_for_them(bundled, tmp_path, monkeypatch):
-    monkeypatch.setenv("VAE_QUICK", "1")
-    monkeypatch.setenv("VAE_FETCH_MODELS", "0")
-    monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
-    import dataclasses
-
-    small = dataclasses.replace(bundled, train_images=bundled.train_images[:64], train_labels=bundled.train_labels[:64],
-                                test_images=bundled.test_images[:32], test_labels=bundled.test_labels[:32])
+def test_labels_reach_a_model_that_asks_for_them(small):
     model = LabelledCVAE(2, seed=7)
     runs.train_model(small, model, epochs=1, verbose=0)
     # 64 training images and 32 test images, each counted as label + 1.
-    expected = (small.train_labels[:64] + 1).sum() + (small.test_labels[:32] + 1).sum()
+    expected = (small.train_labels + 1).sum() + (small.test_labels + 1).sum()
     assert float(model.labels_seen.numpy()) == float(expected)
     # Images alone are refused with the fix.
     with pytest.raises(ValueError, match="make_dataset\\(images, labels=labels\\)"):
@@ -214,12 +212,7 @@ def _documented_model():
     return namespace["MixturePriorCVAE"], len([line for line in block if line.strip()])
 
 
-def test_the_documented_mixture_prior_is_a_density_and_trains_one_step(bundled, tmp_path, monkeypatch):
-    monkeypatch.setenv("VAE_QUICK", "1")
-    monkeypatch.setenv("VAE_FETCH_MODELS", "0")
-    monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
-    import dataclasses
-
+def test_the_documented_mixture_prior_is_a_density_and_trains(small):
     cls, lines = _documented_model()
     assert lines <= 25
     config.set_seeds(8)
@@ -235,8 +228,7 @@ def test_the_documented_mixture_prior_is_a_density_and_trains_one_step(bundled, 
     np.testing.assert_allclose(model.prior_log_prob(z), expected, rtol=1e-5)
     grid_z, cell = aggregate.grid(-12, 12, 600)
     assert abs(np.exp(np.asarray(model.prior_log_prob(grid_z), np.float64)).sum() * cell - 1) < 1e-4
-    # One epoch of one step through the book's recipe: the prior's own weights move.
-    small = dataclasses.replace(bundled, train_images=bundled.train_images[:32], test_images=bundled.test_images[:32])
+    # One epoch (two steps) through the book's recipe: the prior's own weights move.
     before = model.prior_means.numpy().copy()
     run = runs.train_model(small, model, epochs=1, verbose=0)
     assert np.isfinite(run.history["val_elbo"][0]) and not np.array_equal(run.model.prior_means.numpy(), before)
