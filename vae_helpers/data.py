@@ -460,7 +460,8 @@ def binarize_dynamic(images, seed):
     return tf.cast(tf.random.stateless_uniform(tf.shape(images), seed) < images, tf.float32)
 
 
-def make_dataset(images, batch_size=32, binarization="static", shuffle=True, seed=config.SEED, labels=None):
+def make_dataset(images, batch_size=32, binarization="static", shuffle=True, seed=config.SEED, labels=None,
+                 allow_unlabelled=False):
     """A `tf.data` pipeline of image batches for `CVAE.fit` and `CVAE.evaluate`.
 
     Args:
@@ -473,6 +474,7 @@ def make_dataset(images, batch_size=32, binarization="static", shuffle=True, see
       seed: seeds the shuffle and the dynamic draws, so a run repeats exactly.
       labels: None, or each image's digit, ints 0-9 of shape (N,): then every batch is a pair
         (images, labels), labels int32 (batch,), for a model that `uses_labels`.
+      allow_unlabelled: whether labels may be `UNLABELLED` (-1), for a semi-supervised model.
     Returns:
       A `tf.data.Dataset` of float32 batches of shape (batch, 28, 28, 1), or of
       (images, labels) pairs.
@@ -489,7 +491,7 @@ def make_dataset(images, batch_size=32, binarization="static", shuffle=True, see
         raise ValueError(f"binarization must be one of {BINARIZATIONS}; got {binarization!r}.")
     images = binarize_static(images) if binarization == "static" else to_unit_images(images)
     if labels is not None:
-        labels = check_labels(labels, len(images))
+        labels = check_labels(labels, len(images), allow_unlabelled)
     dataset = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, labels))
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
@@ -507,16 +509,19 @@ def make_dataset(images, batch_size=32, binarization="static", shuffle=True, see
 
 
 NUM_CLASSES = 10
+UNLABELLED = -1
+"""The label of an image whose label a semi-supervised model is not given."""
 
 
-def check_labels(labels, count=None):
+def check_labels(labels, count=None, allow_unlabelled=False):
     """MNIST labels as int32 (N,), digits 0-9, or a ValueError that names the fix.
 
     Args:
       labels: array-like of whole numbers, one per image.
       count: the number of images they label, or None.
+      allow_unlabelled: whether `UNLABELLED` (-1) may stand for a label not given.
     """
-    array = np.asarray(labels)
+    array = np.asarray(labels.numpy() if hasattr(labels, "numpy") else labels)
     if array.ndim != 1:
         hint = " Flatten one-hot rows with labels.argmax(axis=1)." if array.ndim == 2 else ""
         raise ValueError(f"labels must have shape (N,), one digit per image; got {array.shape}.{hint}")
@@ -524,9 +529,12 @@ def check_labels(labels, count=None):
         raise ValueError(f"labels must have one entry per image: {count} images, {len(array)} labels.")
     if not (np.issubdtype(array.dtype, np.integer) or (array.dtype.kind == "f" and np.all(array == np.round(array)))):
         raise ValueError(f"labels must be whole numbers 0-9; got dtype {array.dtype}. Pass mnist.train_labels.")
-    if array.size and (array.min() < 0 or array.max() >= NUM_CLASSES):
+    low = UNLABELLED if allow_unlabelled else 0
+    if array.size and (array.min() < low or array.max() >= NUM_CLASSES):
+        unlabelled = f" or {UNLABELLED} (not given)" if allow_unlabelled else ""
         raise ValueError(
-            f"labels must be digits 0-{NUM_CLASSES - 1}; got values from {array.min()} to {array.max()}."
+            f"labels must be digits 0-{NUM_CLASSES - 1}{unlabelled}; got values from {array.min()} to "
+            f"{array.max()}. Pass mnist.train_labels or mnist.test_labels."
         )
     return array.astype(np.int32)
 

@@ -84,11 +84,12 @@ def elbo_terms(model, x, kl="monte_carlo"):
     """The single-sample ELBO of each example, and its two terms.
 
     Args:
-      model: a VAE of the contract (`models.VAEBase`): `encode(x) -> (mean,
-        logvar)`, `reparameterize(mean, logvar) -> z`, `decode(z) -> logits`,
-        its prior's `prior_log_prob(z)` and its likelihood's
-        `pixel_log_likelihood(x, logits)` (N(0, I) and Bernoulli pixels
-        unless the model overrides them; chapter 11 tries other likelihoods).
+      model: a VAE of the contract (`models.VAEBase`):
+        `encode(x) -> (mean, logvar)`, `reparameterize(mean, logvar) -> z`,
+        `decode(z) -> logits`, its prior's `prior_log_prob(z)` and its
+        likelihood's `pixel_log_likelihood(x, logits)` (N(0, I) and
+        Bernoulli pixels unless the model overrides them; chapter 11
+        tries other likelihoods).
       x: float tensor of shape (batch, 28, 28, 1) of 0/1 pixels.
       kl: "monte_carlo" estimates the KL from the same z, as the TF tutorial
         does: log q(z|x) - log p(z); "analytic" uses `analytic_kl`, the

@@ -238,7 +238,8 @@ def train_model(mnist, model, *, binarization="dynamic", epochs=None, on_epoch_e
     labels = model.uses_labels
     train_data = data.make_dataset(
         train, batch_size=BATCH_SIZE, binarization=binarization, shuffle=True, seed=seed,
-        labels=mnist.train_labels[: len(train)] if labels else None,
+        labels=model.training_labels(mnist.train_labels[: len(train)]) if labels else None,
+        allow_unlabelled=model.unlabelled_ok,
     )
     test_data = data.make_dataset(
         test, batch_size=BATCH_SIZE, binarization="as_is", shuffle=False,

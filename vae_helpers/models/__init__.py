@@ -52,7 +52,9 @@ then gives it (images, labels) batches.
 
 Modules: `base` (the contract, input checks, saving), `conv` (`CVAE`, the tutorial's convolutional
 VAE, chapter 3), `cures` (KL warm-up and free bits, chapter 9), `likelihood` (`LikelihoodCVAE`,
-grey-level likelihoods, chapter 11). Each class keeps the Keras name it was registered under
+grey-level likelihoods, chapter 11), `conditional` (`ConditionalVAE`, Sohn et al.'s conditional VAE:
+`sample(labels, z=None)` draws the digits asked for), `semi_supervised` (`SemiSupervisedVAE`,
+Kingma et al.'s M2: `classify(images)` gives q(y|x)). Each class keeps the Keras name it was registered under
 ("vae_helpers>CVAE", ...), so a checkpoint saved before this package existed still loads.
 """
 
@@ -60,6 +62,8 @@ from vae_helpers.models.base import VAEBase, images_of
 from vae_helpers.models.conv import CVAE, make_decoder, make_encoder
 from vae_helpers.models.cures import AnalyticKLCVAE, FreeBitsCVAE, WarmupCVAE
 from vae_helpers.models.likelihood import LikelihoodCVAE
+from vae_helpers.models.conditional import ConditionalVAE
+from vae_helpers.models.semi_supervised import SemiSupervisedVAE
 
 __all__ = [
     "VAEBase",
@@ -71,4 +75,6 @@ __all__ = [
     "WarmupCVAE",
     "FreeBitsCVAE",
     "LikelihoodCVAE",
+    "ConditionalVAE",
+    "SemiSupervisedVAE",
 ]

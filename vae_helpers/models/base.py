@@ -53,6 +53,14 @@ class VAEBase(keras.Model):
     uses_labels = False
     """True for a model whose `terms(x, labels)` needs each image's label (int, 0-9)."""
 
+    unlabelled_ok = False
+    """True for a model that learns from images without labels too (`data.UNLABELLED`, -1)."""
+
+    def training_labels(self, labels):
+        """The labels this model trains with, given every training image's (N,): all of them.
+        A semi-supervised model keeps a few and marks the rest `data.UNLABELLED`."""
+        return labels
+
     def __init__(self, latent_dim, seed=None, beta=1.0, **kwargs):
         latent_dim = _check_latent_dim(latent_dim)
         beta = _check_beta(beta)

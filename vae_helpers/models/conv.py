@@ -12,11 +12,12 @@ import tensorflow as tf
 from vae_helpers import data, losses, models
 
 
-def make_encoder(latent_dim):
-    """x (batch, 28, 28, 1) -> [mean, logvar], (batch, 2 * latent_dim)."""
+def make_encoder(latent_dim, channels=1):
+    """x (batch, 28, 28, c) -> [mean, logvar], (batch, 2 * latent_dim).
+    c = channels: 1 for an image; a conditional VAE adds one per label."""
     return keras.Sequential(
         [
-            keras.Input(shape=data.IMAGE_SHAPE),
+            keras.Input(shape=(*data.IMAGE_SHAPE[:2], channels)),
             # 28x28x1 -> 13x13x32 -> 6x6x64: stride 2, no padding.
             keras.layers.Conv2D(32, 3, strides=2, activation="relu"),
             keras.layers.Conv2D(64, 3, strides=2, activation="relu"),
