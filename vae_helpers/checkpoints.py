@@ -113,11 +113,15 @@ def _model_class(model):
     return keras.saving.get_registered_name(type(model))
 
 
-def _model_settings(model):
-    """The model's constructor settings, `get_config()` without `_KERAS_FIELDS`, as JSON holds
-    them (so a saved record and a live model compare equal)."""
-    settings = {k: v for k, v in model.get_config().items() if k not in _KERAS_FIELDS}
-    return json.loads(json.dumps(settings, default=repr))
+def settings_of(config):
+    """A model's constructor settings from its Keras config: the config without `_KERAS_FIELDS`."""
+    return {k: v for k, v in config.items() if k not in _KERAS_FIELDS}
+
+
+def model_settings(model):
+    """The model's constructor settings (`settings_of` its `get_config()`), as JSON holds them
+    (so a saved record and a live model compare equal)."""
+    return json.loads(json.dumps(settings_of(model.get_config()), default=repr))
 
 
 def _saved_model(path, state):
@@ -128,7 +132,7 @@ def _saved_model(path, state):
     try:
         with zipfile.ZipFile(path) as archive:
             saved = json.loads(archive.read("config.json"))
-        settings = {k: v for k, v in saved["config"].items() if k not in _KERAS_FIELDS}
+        settings = settings_of(saved["config"])
         return saved.get("registered_name") or saved["class_name"], settings
     except (KeyError, TypeError, AttributeError, zipfile.BadZipFile, json.JSONDecodeError) as error:
         raise CheckpointMismatchError(
@@ -145,7 +149,7 @@ def _check_same_model(path, state, model):
     another run than the one asked for; `published.fetch` refuses another seed alike.
     """
     saved_class, saved = _saved_model(path, state)
-    wanted_class, wanted = _model_class(model), _model_settings(model)
+    wanted_class, wanted = _model_class(model), model_settings(model)
     fix = _ANOTHER_PATH
 
     def short(name):
@@ -228,7 +232,7 @@ def save(path, model, history, data_fingerprint=None):
         "data_fingerprint": data_fingerprint,
         # What resuming compares with the model it is given: the exact class and every setting.
         "model": _model_class(model),
-        "settings": _model_settings(model),
+        "settings": model_settings(model),
     }
     temporary = temporary_file(target, ".partial.keras")
     try:

@@ -103,15 +103,7 @@ def iwae(model, images, k, batch_size=100, seed=config.SEED):
     Returns:
       float64 array of shape (N,), nats.
     """
-    images = _check_images(model, images)
-    batch_size = config.positive_int("batch_size", batch_size)
-    generator = keras.random.SeedGenerator(seed)
-    chunk_size = max(1, DECODES_PER_CALL // batch_size)
-    scores = []
-    for x in _batches(images, batch_size):
-        found = bounds.importance_diagnostics_of(log_weights_of(model, x, generator), k, chunk_size)
-        scores.append(found["iwae"])
-    return np.concatenate([np.asarray(score, np.float64) for score in scores])
+    return iwae_diagnostics(model, images, k, batch_size, seed)["iwae"]
 
 
 def iwae_diagnostics(model, images, k, batch_size=100, seed=config.SEED):

@@ -54,7 +54,6 @@ server trickles bytes slowly enough that no single read times out."""
 MAX_MODEL_BYTES = 64 * 2**20
 MAX_MANIFEST_BYTES = 2**20
 
-_SETTINGS_SKIPPED = ("name", "trainable", "dtype")  # Keras' own layer fields, the same for every run
 _ON = {"", "1", "true", "yes", "on"}
 _OFF = {"0", "false", "no", "off"}
 
@@ -102,7 +101,7 @@ def record_of(path):
         ) from None
     return {
         "model": model,
-        "settings": {k: v for k, v in settings.items() if k not in _SETTINGS_SKIPPED},
+        "settings": checkpoints.settings_of(settings),
         **{k: state.get(k) for k in ("latent_dim", "beta", "data_fingerprint", "epochs_done")},
     }
 
@@ -135,7 +134,7 @@ def fetch(checkpoint, model, epochs, data_fingerprint):
     try:
         wanted = {
             "model": keras.saving.get_registered_name(type(model)),
-            "settings": _settings(model),
+            "settings": checkpoints.model_settings(model),
             "latent_dim": model.latent_dim,
             "beta": model.beta,
             "data_fingerprint": data_fingerprint,
@@ -162,11 +161,6 @@ def fetch(checkpoint, model, epochs, data_fingerprint):
         return False
     print(f"Loaded the published model {name} (SHA-256, data fingerprint and settings verified).")
     return True
-
-
-def _settings(model):
-    config = {k: v for k, v in model.get_config().items() if k not in _SETTINGS_SKIPPED}
-    return json.loads(json.dumps(config, default=repr))  # as the checkpoint's config.json holds it
 
 
 def _get(url, limit, deadline):

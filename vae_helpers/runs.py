@@ -19,7 +19,7 @@ import os
 import re
 import sys
 
-from vae_helpers import config, data, likelihoods, models, published, training
+from vae_helpers import checkpoints, config, data, likelihoods, models, published, training
 
 BATCH_SIZE = 32
 """The TF tutorial's batch size, used for every run in the book."""
@@ -145,18 +145,9 @@ def data_fingerprint(mnist, binarization="dynamic"):
     return data.fingerprint(train_images(mnist), test_images(mnist, binarization))
 
 
-# Keras' own fields of a model's config, the same for every run: not part of a run's name.
-_KERAS_FIELDS = ("name", "trainable", "dtype")
-
-
-def model_settings(model):
-    """The constructor settings that define `model`, in its config's order: e.g.
-    {"latent_dim": 16, "seed": 42, "beta": 1.0} for the book's CVAE."""
-    return {k: v for k, v in model.get_config().items() if k not in _KERAS_FIELDS}
-
-
 def checkpoint_name(mnist, model, binarization="dynamic", epochs=None, fingerprint=None):
-    """The checkpoint file name of a run: the model's class, every constructor setting, the
+    """The checkpoint file name of a run: the model's class, every constructor setting (in its
+    config's order, `checkpoints.model_settings`), the
     binarisation, the epochs, the data (source and the first 8 hex digits of its fingerprint,
     computed here unless given) and the mode, e.g.
     "cvae-latent_dim16-seed42-beta1-dynamic-15ep-bundled-1a2b3c4d-full.keras"."""
@@ -164,7 +155,7 @@ def checkpoint_name(mnist, model, binarization="dynamic", epochs=None, fingerpri
     epochs = epochs_for(mnist) if epochs is None else config.positive_int("epochs", epochs)
     fingerprint = fingerprint or data_fingerprint(mnist, _check_binarization(binarization))
     settings = "-".join(f"{key}{value:g}" if isinstance(value, float) else f"{key}{value}"
-                        for key, value in model_settings(model).items())
+                        for key, value in checkpoints.model_settings(model).items())
     name = (f"{type(model).__name__.lower()}-{settings}-{binarization}-{epochs}ep-{source_tag(mnist)}-"
             f"{fingerprint[:8]}-{mode}.keras")
     # A setting is a number or a short word; anything else must not reach the file system.

@@ -1,6 +1,6 @@
-"""Training a model of `vae_helpers.models` with `model.fit`: a test ELBO every epoch, a checkpoint after every epoch
-(`checkpoints`: they survive being killed and resume exactly), and a clear stop when the loss
-stops being a number.
+"""Training a model of `vae_helpers.models` with `model.fit`: a test ELBO every epoch, a checkpoint
+after every epoch (`checkpoints`: they survive being killed and resume exactly), and a clear stop
+when the loss stops being a number.
 """
 
 import dataclasses
@@ -83,8 +83,8 @@ def train(
     """Trains `model` with `fit`, evaluating the test ELBO after every epoch.
 
     Args:
-      model: a `CVAE`, or any model of the contract `models.VAEBase`. If `checkpoint` exists, the model saved there replaces it; it must be of
-        the same class and settings (`get_config()`), else `CheckpointMismatchError`.
+      model: a `CVAE`, or any model of the contract `models.VAEBase`. If `checkpoint` exists,
+        the model saved there replaces it; it must be of the same class and settings (`get_config()`), else `CheckpointMismatchError`.
       train_data, test_data: `tf.data.Dataset`s of float32 batches (batch, 28, 28, 1), as made by
         `vae_helpers.data.make_dataset` (shuffled for training, not for testing).
       epochs: total epochs of the run, counting those a checkpoint already holds.
