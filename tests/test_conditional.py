@@ -82,10 +82,11 @@ def test_m2s_unlabelled_bound_sums_the_label_out_by_hand(images):
     state = model.noise.state.numpy()
     mixed = np.where(np.arange(len(x)) % 2 == 0, -1, labels)  # images 0, 2, 4 unlabelled
     terms = {k: v.numpy() for k, v in model.terms(x, mixed).items()}
-    # The ten labelled bounds by hand, from the same ten draws in the same order.
+    # The ten labelled bounds by hand, from the same draws: one (10 N, 3) draw, digit y's
+    # block of N rows after digit y - 1's.
     model.noise.state.assign(state)
-    bounds = np.stack([_elbo_by_hand(model, x, np.full(len(x), digit),
-                                     keras.random.normal((len(x), 3), seed=model.noise))
+    noise = np.asarray(keras.random.normal((10 * len(x), 3), seed=model.noise)).reshape(10, len(x), 3)
+    bounds = np.stack([_elbo_by_hand(model, x, np.full(len(x), digit), noise[digit])
                        for digit in range(10)], axis=1) - math.log(10)  # + log p(y), p(y) = 1/10
     q = np.asarray(model.classify(x), np.float64)
     np.testing.assert_allclose(q.sum(1), 1.0, rtol=1e-6)
