@@ -56,11 +56,16 @@ RUNS = (
     (16, 4.0, "dynamic"),
     (16, 16.0, "dynamic"),
 )
-VARIANTS = ("β = 1", "warm-up", "free bits", "bernoulli", "continuous_bernoulli", "gaussian")
+VARIANTS = ("β = 1", "warm-up", "free bits", "bernoulli", "continuous_bernoulli", "gaussian", "conditional", "m2")
 """The runs through `runs.train_model`: chapter 9's closed-form-KL baseline and its two cures, then
-chapter 11's, one per decoder likelihood. Chapter 9 trains each of the first three with
-`len(CHAPTER_9["SEEDS"])` seeds for `runs.experiment_epochs` epochs; one seed is timed here (the
-seeds cost the same) and the projection counts it once per seed."""
+chapter 11's, one per decoder likelihood, then chapter 12's conditional VAE and M2. Chapter 9 trains
+each of the first three with `len(CHAPTER_9["SEEDS"])` seeds for `runs.experiment_epochs` epochs,
+chapter 12 M2 with `len(CHAPTER_12["SEEDS"])` seeds and once more for `epochs_for // 5`; one seed is timed here
+(the seeds cost the same) and the projection counts it once per seed."""
+CHAPTER_12 = {"SEEDS": (0, 1, 2), "LABELLED": 100}
+"""The settings chapter 12 trains M2 with (tests/test_full_size.py reads them there). Its other
+costs (a logistic regression, the labelled-only classifiers of 500 steps) do not grow with the
+number of test images, and little with the training set's."""
 CHAPTER_9 = {"LATENT_DIM": 32, "FREE_BITS": 0.5, "SEEDS": (0, 1, 2), "likelihood latent_dim": 16}
 """The settings chapters 9 and 11 train their variants with (tests/test_full_size.py reads them
 there)."""
@@ -150,9 +155,16 @@ def variant_run(mnist, name):
     from vae_helpers import config, models, runs
 
     config.set_seeds()
-    epochs = runs.experiment_epochs(mnist) if name in VARIANTS[:3] else runs.epochs_for(mnist)
+    epochs = run_plan(name, mnist)[1]
     binarization = "dynamic"
-    if name == "β = 1":
+    if name == "conditional":
+        model = models.ConditionalVAE(16, seed=config.SEED)
+    elif name == "m2":
+        num_train = len(runs.train_images(mnist))
+        labelled = CHAPTER_12["LABELLED"]
+        model = models.SemiSupervisedVAE(16, labelled=labelled, alpha=0.1 * num_train,
+                                         seed=config.SEED + CHAPTER_12["SEEDS"][0])
+    elif name == "β = 1":
         model = models.AnalyticKLCVAE(CHAPTER_9["LATENT_DIM"], seed=config.SEED)
     elif name == "warm-up":
         steps_per_epoch = -(-len(runs.train_images(mnist)) // runs.BATCH_SIZE)
@@ -169,11 +181,14 @@ def variant_run(mnist, name):
 
 def run_plan(name, mnist):
     """(copies, epochs) of a `VARIANTS` run on `mnist` in the build: the cures train once per seed
-    for `runs.experiment_epochs`, the likelihood variants once for `runs.epochs_for`."""
+    for `runs.experiment_epochs`, M2 once per seed for a fifth of `runs.epochs_for`, the
+    likelihood variants and the conditional VAE once for `runs.epochs_for`."""
     from vae_helpers import runs
 
     if name in VARIANTS[:3]:
         return len(CHAPTER_9["SEEDS"]), runs.experiment_epochs(mnist)
+    if name == "m2":  # one per seed, and one more at Kingma et al.'s weight (alpha only differs)
+        return len(CHAPTER_12["SEEDS"]) + 1, max(1, runs.epochs_for(mnist) // 5)
     return 1, runs.epochs_for(mnist)
 
 

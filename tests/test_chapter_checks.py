@@ -125,12 +125,12 @@ def test_chapter_1_slope_check_tells_the_prior_estimator_at_d_8_from_a_healthy_o
     assert np.polyfit(np.log(counts), np.log(errors), 1)[0] > -0.4
 
 
-# Chapter 12 (tf.distribute). Replicas exist only in a process that split its CPU before TensorFlow
+# Chapter 13 (tf.distribute). Replicas exist only in a process that split its CPU before TensorFlow
 # started (tests/test_distributed.py runs those); here each check is fed what one device computes
 # by hand, as the chapter's replicas would give it, and what they would give if it were wrong.
 
 def _chapter_10_step_check(replicas, one, per_replica_mean, fixed):
-    """Chapter 12's first comparison: two replicas or more, the per-replica mean steps N times as
+    """Chapter 13's first comparison: two replicas or more, the per-replica mean steps N times as
     far as one device, the fixed loss takes one device's step."""
     length = np.linalg.norm(per_replica_mean) / np.linalg.norm(one)
     gap = np.abs(fixed - one).max() / np.abs(one).max()
@@ -181,7 +181,7 @@ def _adam_first_step(gradient, learning_rate=1e-3):
 
 
 def _chapter_10_penalty_check(alone, steps):
-    """Chapter 12's penalty check on one Adam step: `steps` maps each reduction to its step."""
+    """Chapter 13's penalty check on one Adam step: `steps` maps each reduction to its step."""
     flipped = {name: np.mean(np.sign(step) != np.sign(alone)) for name, step in steps.items()}
     moved = {name: np.linalg.norm(step - alone) / np.linalg.norm(alone) for name, step in steps.items()}
     return (flipped["mean per replica"] == 0 and moved["mean per replica"] < 0.05
@@ -232,7 +232,7 @@ def test_chapter_10_clip_check_tells_clipping_per_replica_from_clipping_the_sum(
 
 
 def _chapter_10_ragged_check(losses, shares):
-    """Chapter 12's ragged-batch check: each replica divides its sum by its share times N."""
+    """Chapter 13's ragged-batch check: each replica divides its sum by its share times N."""
     pieces = np.split(losses, np.cumsum(shares)[:-1])
     n, mean = len(shares), losses.mean()
     by_own_share = sum(piece.sum() / (len(piece) * n) for piece in pieces)
@@ -269,7 +269,7 @@ def test_chapter_10_noise_check_tells_shared_draws_from_each_replicas_own():
 
 
 def _chapter_10_recorded_elbo_check(recorded, draws, replicas=1):
-    """Chapter 12's checkpoint check: the test ELBO a checkpoint recorded (one draw per image, the
+    """Chapter 13's checkpoint check: the test ELBO a checkpoint recorded (one draw per image, the
     same draw for `replicas` images at a time) against its weights' ELBO scored afresh, `draws` of
     shape (num_draws, num_images), within 4 standard errors (a bound, for replicas > 1)."""
     error = np.sqrt(draws.var(axis=0, ddof=1).mean() * (replicas + 1 / len(draws)) / draws.shape[1])
@@ -304,7 +304,7 @@ def test_chapter_10_checkpoint_check_catches_a_record_one_epoch_off_its_weights(
 
 
 def _chapter_10_worker_check(checkpoint_weights, checkpoint_elbo, peer_weights, peer_elbo):
-    """Chapter 12's two-worker check: the chief's checkpoint holds worker 1's final weights and
+    """Chapter 13's two-worker check: the chief's checkpoint holds worker 1's final weights and
     logged ELBO."""
     return (len(checkpoint_weights) == len(peer_weights)
             and all(np.array_equal(a, b) for a, b in zip(checkpoint_weights, peer_weights))

@@ -136,3 +136,19 @@ def test_both_train_through_the_books_recipe_and_reload(bundled, tmp_path, monke
     assert 0.0 <= run.history["val_accuracy"][0] <= 1.0
     probabilities = np.asarray(again.model.classify(small.test_images[:4]))
     assert probabilities.shape == (4, 10) and np.allclose(probabilities.sum(1), 1.0, rtol=1e-5)
+
+
+def test_the_labelled_only_baseline_learns_and_refuses_bad_labels(bundled):
+    x, y = bundled.train_images[:200], bundled.train_labels[:200]
+    classify = models.semi_supervised.train_classifier(x, y, seed=3, steps=60)
+    probabilities = classify(bundled.test_images[:300])
+    assert probabilities.shape == (300, 10)
+    np.testing.assert_allclose(probabilities.sum(1), 1.0, rtol=1e-5)
+    # 60 steps on 200 digits: far above the 10% of a guess (a binomial s.e. is under 3 points).
+    assert np.mean(probabilities.argmax(1) == bundled.test_labels[:300]) > 0.4
+    again = models.semi_supervised.train_classifier(x, y, seed=3, steps=60)(bundled.test_images[:300])
+    np.testing.assert_allclose(again, probabilities, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="one entry per image"):
+        models.semi_supervised.train_classifier(x, y[:10], seed=3, steps=1)
+    with pytest.raises(ValueError, match="digits 0-9"):
+        models.semi_supervised.train_classifier(x, y + 10, seed=3, steps=1)

@@ -172,7 +172,7 @@ def test_the_rehearsal_times_chapter_9s_variants_as_the_chapter_trains_them():
     # The cures train in chapter 9, the likelihood variants in chapter 11.
     source = "".join((ROOT / "notebooks" / name).read_text()
                      for name in ("09_curing_collapse.ipynb", "11_grey_pixels.ipynb"))
-    assert full_size_rehearsal.VARIANTS[3:] == likelihoods.LIKELIHOODS
+    assert full_size_rehearsal.VARIANTS[3:6] == likelihoods.LIKELIHOODS
     # The cures' arms (baseline, warm-up, free bits: train_arm) and the likelihood loop.
     assert source.count("runs.train_model(") == 2
     for arm in ("models.AnalyticKLCVAE(", "models.WarmupCVAE(", "models.FreeBitsCVAE("):
@@ -183,9 +183,23 @@ def test_the_rehearsal_times_chapter_9s_variants_as_the_chapter_trains_them():
     assert "EPOCHS = runs.experiment_epochs(mnist)" in source and "epochs=EPOCHS" in source
     assert "models.LikelihoodCVAE(16, name" in source
     assert full_size_rehearsal.CHAPTER_9["likelihood latent_dim"] == 16
-    # Every chapter that trains is then timed: book_model's runs and these.
+    # Every chapter that trains is then timed: book_model's runs, these and chapter 12's.
     assert [p.name for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if "runs.train_model(" in p.read_text()] == [
-        "09_curing_collapse.ipynb", "11_grey_pixels.ipynb"]
+        "09_curing_collapse.ipynb", "11_grey_pixels.ipynb", "12_labels.ipynb"]
+
+
+def test_the_rehearsal_times_chapter_12s_runs_as_the_chapter_trains_them():
+    chapter = json.loads((ROOT / "notebooks" / "12_labels.ipynb").read_text())
+    source = "\n".join("".join(cell["source"]) for cell in chapter["cells"] if cell["cell_type"] == "code")
+    assert full_size_rehearsal.VARIANTS[6:] == ("conditional", "m2")
+    assert source.count("runs.train_model(") == 2
+    assert "models.ConditionalVAE(16, seed=config.SEED)" in source
+    assert f"SEEDS = {full_size_rehearsal.CHAPTER_12['SEEDS']}" in source
+    assert f"LABELLED = {full_size_rehearsal.CHAPTER_12['LABELLED']}" in source
+    assert "M2_EPOCHS = max(1, runs.epochs_for(mnist) // 5)" in source and "epochs=M2_EPOCHS" in source
+    assert "\nALPHA = 0.1 * num_train\n" in source
+    # Kingma et al.'s weight on one seed: the rehearsal's one extra copy of the run.
+    assert source.count("train_m2(") == 3 and "weak = train_m2(SEEDS[0], KINGMA_ALPHA)" in source
 
 
 def _pages_timeout_minutes():

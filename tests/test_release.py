@@ -115,12 +115,12 @@ def test_only_the_books_own_links_are_rewritten(tmp_path):
 
 def test_a_malformed_chapter_is_named_and_nothing_is_written(tmp_path):
     before = _copy(tmp_path)
-    (tmp_path / "notebooks" / "12_distributed.ipynb").write_text("{ not json")
-    del before[tmp_path / "notebooks" / "12_distributed.ipynb"]
+    (tmp_path / "notebooks" / "13_distributed.ipynb").write_text("{ not json")
+    del before[tmp_path / "notebooks" / "13_distributed.ipynb"]
     init = tmp_path / "vae_helpers" / "__init__.py"
     init.write_text(re.sub(r'__version__ = "[^"]+"', '__version__ = "0.3.0"', init.read_text()))
     result = _sync(tmp_path)
-    assert result.returncode != 0 and "12_distributed.ipynb is not valid notebook JSON" in result.stderr
+    assert result.returncode != 0 and "13_distributed.ipynb is not valid notebook JSON" in result.stderr
     assert {path: path.read_bytes() for path in before} == before
 
 

@@ -26,6 +26,8 @@ def test_every_shown_cell_is_the_package_text():
         ("03_vae_model.ipynb", ["models.make_encoder", "models.make_decoder", "models.CVAE"]),
         ("04_vae_loss.ipynb", ["losses.elbo_terms"]),
         ("05_training.ipynb", ["training.fit"]),
+        ("12_labels.ipynb", ["models.ConditionalVAE.encode", "models.ConditionalVAE.decode",
+                             "models.SemiSupervisedVAE.labelled_bounds", "models.SemiSupervisedVAE.terms"]),
     ],
 )
 def test_each_chapter_shows_what_it_teaches(chapter, names):
@@ -39,6 +41,15 @@ def test_chapter_3_shows_every_line_of_the_model_class():
     missing = [m for m in definitions.members("CVAE") if f"models.CVAE.{m}" not in shown]
     assert not missing, f"chapter 3 does not show CVAE.{missing}"
     assert definitions.statements_besides_members("CVAE") == []
+
+
+def test_a_shown_class_keeps_its_class_attributes():
+    # uses_labels = True is what makes ConditionalVAE take (images, labels) batches: a page that
+    # dropped it would show a class that trains differently from the package's.
+    text = shown_code.expected_source(["models.ConditionalVAE", "models.ConditionalVAE.__init__"])
+    head, rest = text.split("def __init__", 1)
+    assert "uses_labels = True" in head and '"""The book\'s CVAE' in head
+    assert "uses_labels" not in rest.split("\n", 1)[0]
 
 
 def _copy_tree(tmp_path):

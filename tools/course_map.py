@@ -38,8 +38,9 @@ WEEKS = (
     ("3", "Training, resuming, and reading the latent space", ("05", "06")),
     ("4", "Measuring log p(x): IWAE and the two inference gaps", ("07",)),
     ("5", "β, rate and distortion, posterior collapse and two cures", ("08", "09")),
-    ("6", "The aggregate posterior; grey pixels (chapter 12 and its exercises optional)",
-     ("10", "11", "12")),
+    ("6", "The aggregate posterior, and which likelihood for grey pixels", ("10", "11")),
+    ("7", "When labels exist: conditional and semi-supervised VAEs (chapter 13 and its exercises "
+          "optional)", ("12", "13")),
 )
 BEGIN = "<!-- {name}: written by tools/course_map.py -->"
 END = "<!-- /{name} -->"

@@ -5,8 +5,8 @@ The package is the one hand-edited source. A notebook code cell whose metadata s
 
 - "module.name": a function or class, as written in the module (decorators and the comment lines
   right above it included), dedented.
-- "module.Class" with "module.Class.method" in the same cell: the class line and its docstring,
-  then those members, indented as in the module.
+- "module.Class" with "module.Class.method" in the same cell: the class line, its docstring and
+  the class attributes above its first member, then those members, indented as in the module.
 - "module.Class.method" without its class: the method, dedented and attached to the class the
   chapter defined earlier with `@notebook.add_to_class(Class)` (d2l's way of writing one class over
   several cells, with prose between them).
@@ -114,8 +114,13 @@ class Definitions:
         return textwrap.dedent("\n".join(self.lines[first : node.end_lineno])).splitlines()
 
     def class_header(self, node):
-        """The class line and its docstring, if any."""
-        end = node.body[0].end_lineno if _docstring(node) else node.lineno
+        """The class line, its docstring and the class attributes set before its first member
+        (`uses_labels = True`): what the class is, before what it does."""
+        end = node.lineno
+        for statement in node.body:
+            if _is_definition(statement):
+                break
+            end = statement.end_lineno
         return textwrap.dedent("\n".join(self.lines[node.lineno - 1 : end])).splitlines()
 
     def members(self, qualname):
