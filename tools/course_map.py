@@ -3,7 +3,7 @@
     python tools/course_map.py          # rewrite the tables in book/instructors.md
     python tools/course_map.py --check  # exit 1, naming what differs, if the page is out of date
 
-- The syllabus: six weeks, the chapters of each (`WEEKS`), the exercises to set, and the chapters'
+- The syllabus: seven weeks, the chapters of each (`WEEKS`), the exercises to set, and the chapters'
   measured notebook time from benchmarks/results/chapter_times_<cpu|gpu>.json (written by
   `benchmarks/notebook_times.py --full --record`); a device never measured says so.
 - The exercise map: every exercise with its difficulty, the learning objectives it practises
