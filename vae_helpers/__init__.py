@@ -21,6 +21,7 @@ Modules, in the order data flows through them:
 * `evaluation`: IWAE_k of any model (through `bounds` and its contract), grid log p(x) for 2-D models, active units.
 * `latent`: quantile and midpoint grids, interpolation and encoding in latent space.
 * `aggregate`: the aggregate posterior q(z), its density and holes, and the rate's split (chapter 10).
+* `judge`: chapter 12's judgements by label: how often a classifier names samples as asked, seed intervals.
 * `distributed`: `tf.distribute` strategies, logical CPUs and the two-worker launcher (chapter 13).
 * `plots`: the figures chapters share.
 * `notebook`: what the chapters' setup cells share (the one-line environment report, `glue`).

@@ -1,39 +1,47 @@
 """Judging by labels (chapter 12): how often an independent classifier names a sample as the digit
-asked for, against chance, and an interval over training seeds."""
+asked for, beside chance, and an interval over training seeds."""
 
 import numpy as np
 from scipy import stats
 
-from vae_helpers import config, data
+from vae_helpers import data
 
 
-def share_as_asked(named, asked, seed=config.SEED, num_errors=4.0):
-    """How often samples were named as the label asked for, beside a shuffled baseline.
+def share_as_asked(named, asked, groups=None):
+    """How often samples were named as the label asked for, beside chance.
 
-    The baseline pairs the same names with the asked labels shuffled: what a sampler that
-    ignored its label would score against the same judge (the judge's own bias towards some
-    digits included).
+    Chance is the agreement of a judge that named labels with its own frequencies, independently
+    of the labels asked for: sum_d P(asked = d) P(named = d) (exactly 1/10 when every digit is
+    asked for equally often, whatever the judge's bias).
 
     Args:
       named: (N,) ints 0-9, the judge's label of each sample.
       asked: (N,) ints 0-9, the label each sample was drawn for.
-      seed: seeds the shuffle.
-      num_errors: how many standard errors the share must clear the baseline by.
+      groups: None, or (N,) ints: samples that share a group (say, decodes of one code) are not
+        independent, so the standard error is then the groups' (the spread of each group's
+        share, over the groups), not the binomial one.
     Returns:
-      {"share": float, "share_error": its binomial standard error, "shuffled": the baseline's
-      share, "above": whether share - shuffled > num_errors standard errors of the difference
-      (the two binomial errors combined, the baseline's at its largest, 1/2)}.
+      {"share": float, "share_error": its standard error, "chance": float}.
     """
     asked = data.check_labels(asked)
     named = data.check_labels(named, len(asked))
-    if len(asked) < 2:
-        raise ValueError(f"share_as_asked needs at least 2 samples for an error; got {len(asked)}.")
-    share = float(np.mean(named == asked))
-    error = float(np.sqrt(share * (1 - share) / len(asked)))
-    shuffled = float(np.mean(named == np.random.default_rng(seed).permutation(asked)))
-    margin = num_errors * np.hypot(error, 0.5 / np.sqrt(len(asked)))
-    return {"share": share, "share_error": error, "shuffled": shuffled,
-            "above": bool(share - shuffled > margin)}
+    right = (named == asked).astype(np.float64)
+    if groups is None:
+        if len(asked) < 2:
+            raise ValueError(f"share_as_asked needs at least 2 samples for an error; got {len(asked)}.")
+        error = float(np.sqrt(right.mean() * (1 - right.mean()) / len(right)))
+    else:
+        groups = np.asarray(groups)
+        if groups.shape != asked.shape:
+            raise ValueError(f"groups must give one group per sample, shape {asked.shape}; got {groups.shape}.")
+        names = np.unique(groups)
+        if len(names) < 2:
+            raise ValueError("share_as_asked needs at least 2 groups for an error; got 1.")
+        shares = np.array([right[groups == name].mean() for name in names])
+        error = float(shares.std(ddof=1) / np.sqrt(len(shares)))
+    counts = np.bincount(asked, minlength=data.NUM_CLASSES) / len(asked)
+    chance = float(np.sum(counts * np.bincount(named, minlength=data.NUM_CLASSES) / len(named)))
+    return {"share": float(right.mean()), "share_error": error, "chance": chance}
 
 
 def seed_interval(values, level=0.95):

@@ -53,18 +53,21 @@ class SemiSupervisedVAE(models.ConditionalVAE):
         self.trackers["accuracy"] = keras.metrics.Mean(name="accuracy")
 
     def training_labels(self, labels):
-        """`labelled` // 10 labels of each digit kept, the images chosen by the seed; every other
-        label `data.UNLABELLED`. (N,) in and out."""
+        """The labels M2 trains with, given every training image's (N,):
+        `labelled` // 10 of each digit kept, chosen by the seed; every
+        other label `data.UNLABELLED`. (N,) int32."""
         labels = data.check_labels(labels)
-        rng = np.random.default_rng(config.SEED if self.seed is None else self.seed)
-        kept = np.full(len(labels), UNLABELLED, np.int32)
+        seed = config.SEED if self.seed is None else self.seed
+        rng = np.random.default_rng(seed)
+        per_digit = self.labelled // data.NUM_CLASSES
+        kept = np.full(len(labels), data.UNLABELLED, np.int32)
         for digit in range(data.NUM_CLASSES):
             where = np.flatnonzero(labels == digit)
-            if len(where) < self.labelled // data.NUM_CLASSES:
-                raise ValueError(f"{len(where)} training images of digit {digit}, fewer than the "
-                                 f"{self.labelled // data.NUM_CLASSES} labelled={self.labelled} needs.")
-            chosen = rng.choice(where, self.labelled // data.NUM_CLASSES, replace=False)
-            kept[chosen] = digit
+            if len(where) < per_digit:
+                raise ValueError(
+                    f"{len(where)} training images of digit {digit}, fewer "
+                    f"than the {per_digit} labelled={self.labelled} needs.")
+            kept[rng.choice(where, per_digit, replace=False)] = digit
         return kept
 
     def classify(self, images):
