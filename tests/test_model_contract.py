@@ -4,6 +4,7 @@ overrides that part alone, and is trained and scored by its own densities.
 Oracles: numpy/scipy recomputations of IWAE for a prior N(0, 4I); the densities integrated on a
 grid; a checkpoint that vae_helpers saved before the models package existed (tests/data)."""
 
+import inspect
 import json
 import math
 import pathlib
@@ -200,16 +201,9 @@ def test_the_variants_configs_saved_before_the_move_rebuild_their_classes(name, 
 
 
 def _documented_model():
-    """The model the models package's docstring writes, run as written (one text, no copy)."""
-    text = models.__doc__.split("is a whole model in twenty lines::\n", 1)[1]
-    block = []
-    for line in text.splitlines():
-        if line and not line.startswith("    "):
-            break
-        block.append(line[4:])
-    namespace = {"models": models, "losses": losses, "keras": keras, "tf": tf}
-    exec(compile("\n".join(block), "vae_helpers/models/__init__.py (docstring)", "exec"), namespace)
-    return namespace["MixturePriorCVAE"], len([line for line in block if line.strip()])
+    """The mixture-prior model the models package's docstring names, and its length in lines."""
+    source = inspect.getsource(models.priors.MixturePriorCVAE)
+    return models.priors.MixturePriorCVAE, len([line for line in source.splitlines() if line.strip()])
 
 
 def test_the_documented_mixture_prior_is_a_density_and_trains(small):

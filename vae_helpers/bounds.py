@@ -36,7 +36,10 @@ def sample_q(mean, logvar, num_samples, seed=None):
     """
     mean, logvar = _check_q(mean, logvar)
     num_samples = config.positive_int("num_samples", num_samples)
-    eps = keras.random.normal((num_samples, *mean.shape), seed=seed, dtype=mean.dtype)
+    shape = (num_samples, *mean.shape)
+    if not mean.shape.is_fully_defined():  # inside a compiled step: the batch is known at run time
+        shape = tf.concat([[num_samples], tf.shape(mean)], axis=0)
+    eps = keras.random.normal(shape, seed=seed, dtype=mean.dtype)
     return mean + tf.exp(0.5 * logvar) * eps
 
 

@@ -408,6 +408,7 @@ def encoder_elbo(model, images, num_points=EVALUATION_POINTS, batch_size=500):
     Returns:
       float64 (N,), nats.
     """
+    model.require_gaussian_posterior("encoder_elbo")
     images = _check_images(model, images)
     means, logvars = latent.encode(model, images, config.positive_int("batch_size", batch_size))
     return _quadrature_elbo_of(model, images, means, logvars, num_points)

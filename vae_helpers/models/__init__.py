@@ -17,34 +17,11 @@ likelihood p(x|z)  `log_likelihood(x, z)`; `pixel_log_likelihood(x,     Bernoull
 Training (`losses.elbo_terms` inside `train_step`), `evaluation`, `bounds`, `aggregate` and
 `latent` reach a model through these parts alone, so a new model overrides the part it changes and
 nothing else. A learned prior, a mixture of K Gaussians whose means, variances and weights train
-with the rest of the model, is a whole model in twenty lines::
+with the rest of the model, is a whole model in twenty lines: `priors.MixturePriorCVAE`, which
+overrides `prior_log_prob` and nothing else.
 
-    class MixturePriorCVAE(models.CVAE):
-        '''The CVAE with a learned prior: a mixture of `components` Gaussians.'''
-
-        def __init__(self, latent_dim, components=10, seed=None, **kwargs):
-            super().__init__(latent_dim, seed=seed, **kwargs)
-            self.components = components
-            spread = keras.initializers.RandomNormal(seed=seed)
-            shape = (components, self.latent_dim)
-            self.prior_means = self.add_weight(shape=shape, initializer=spread)
-            self.prior_logvars = self.add_weight(shape=shape, initializer="zeros")
-            self.prior_logits = self.add_weight(shape=(components,), initializer="zeros")
-
-        def prior_log_prob(self, z):
-            # (..., 1, d) against (K, d): every component's log-density, (..., K).
-            z = tf.convert_to_tensor(z)[..., None, :]
-            log_components = losses.log_normal_pdf(z, self.prior_means, self.prior_logvars, raxis=-1)
-            log_weights = tf.cast(tf.nn.log_softmax(self.prior_logits), z.dtype)
-            return tf.reduce_logsumexp(log_components + log_weights, axis=-1)
-
-        def get_config(self):
-            return {**super().get_config(), "components": self.components}
-
-    keras.saving.register_keras_serializable(package="my_course")(MixturePriorCVAE)
-
-(tests/test_model_contract.py runs this very text: it trains the model one step through
-`runs.train_model` and checks its prior against a numpy mixture and a grid integral.) The
+(tests/test_model_contract.py trains it one step through `runs.train_model` and checks its
+prior against a numpy mixture and a grid integral.) The
 closed-form KL against N(0, I) (`kl="analytic"`, the rate of `evaluation.rate_distortion`) is
 refused for a model with its own prior, with a message that names the Monte Carlo estimate. A
 model that needs labels sets `uses_labels = True` and takes `terms(x, labels)`; `runs.train_model`
@@ -54,7 +31,9 @@ Modules: `base` (the contract, input checks, saving), `conv` (`CVAE`, the tutori
 VAE, chapter 3), `cures` (KL warm-up and free bits, chapter 9), `likelihood` (`LikelihoodCVAE`,
 grey-level likelihoods, chapter 11), `conditional` (`ConditionalVAE`, Sohn et al.'s conditional VAE:
 `sample(labels, z=None)` draws the digits asked for), `semi_supervised` (`SemiSupervisedVAE`,
-Kingma et al.'s M2: `classify(images)` gives q(y|x)). Each class keeps the Keras name it was registered under
+Kingma et al.'s M2: `classify(images)` gives q(y|x)), `priors` (a learned mixture prior and
+Tomczak & Welling's VampPrior), `flows` (`IAFCVAE`, Kingma et al.'s inverse autoregressive flow
+on q(z|x)). Each class keeps the Keras name it was registered under
 ("vae_helpers>CVAE", ...), so a checkpoint saved before this package existed still loads.
 """
 
@@ -64,6 +43,8 @@ from vae_helpers.models.cures import AnalyticKLCVAE, FreeBitsCVAE, WarmupCVAE
 from vae_helpers.models.likelihood import LikelihoodCVAE
 from vae_helpers.models.conditional import ConditionalVAE
 from vae_helpers.models.semi_supervised import SemiSupervisedVAE
+from vae_helpers.models.priors import MixturePriorCVAE, VampPriorCVAE
+from vae_helpers.models.flows import IAFCVAE
 
 __all__ = [
     "VAEBase",
@@ -77,4 +58,7 @@ __all__ = [
     "LikelihoodCVAE",
     "ConditionalVAE",
     "SemiSupervisedVAE",
+    "MixturePriorCVAE",
+    "VampPriorCVAE",
+    "IAFCVAE",
 ]

@@ -79,13 +79,32 @@ class VAEBase(keras.Model):
         """Whether the prior is the default N(0, I): what the closed-form KL terms assume."""
         return type(self).prior_log_prob is VAEBase.prior_log_prob
 
+    @property
+    def standard_posterior(self):
+        """Whether q(z|x) is the default diagonal Gaussian of `encode(x)`: what the closed forms
+        assume besides the prior."""
+        return type(self).posterior_log_prob is VAEBase.posterior_log_prob
+
     def require_standard_prior(self, what):
-        """Refuses `what` (a closed form against N(0, I)) for a model with another prior."""
+        """Refuses `what` (a closed form against N(0, I), with q(z|x) the Gaussian of `encode`)
+        for a model with another prior or posterior."""
+        self.require_gaussian_posterior(what)
         if not self.standard_prior:
             raise ValueError(
                 f"{what} is the closed form against the prior N(0, I), but "
                 f"{type(self).__name__} has a prior of its own (it overrides prior_log_prob): "
                 "use the Monte Carlo estimate, log q(z|x) - log p(z) at z ~ q(z|x), instead."
+            )
+
+    def require_gaussian_posterior(self, what):
+        """Refuses `what` (a computation that takes q(z|x) to be the Gaussian of `encode`) for a
+        model with a posterior of its own."""
+        if not self.standard_posterior:
+            raise ValueError(
+                f"{what} takes q(z|x) to be the Gaussian of encode(x), but "
+                f"{type(self).__name__} has a posterior of its own (it overrides posterior_log_prob): "
+                "use an estimate from posterior_sample (IWAE, or log q(z|x) - log p(z) at z ~ q(z|x)) "
+                "instead."
             )
 
     # The posterior.
