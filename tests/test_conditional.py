@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from vae_helpers import config, data, models, runs
+from vae_helpers import aggregate, config, data, evaluation, models, runs
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +152,42 @@ def test_the_labelled_only_baseline_learns_and_refuses_bad_labels(bundled):
         models.semi_supervised.train_classifier(x, y[:10], seed=3, steps=1)
     with pytest.raises(ValueError, match="digits 0-9"):
         models.semi_supervised.train_classifier(x, y + 10, seed=3, steps=1)
+
+
+def test_iwae_of_log_p_x_given_y_meets_the_exact_value_on_a_grid(bundled):
+    # An untrained 2-D conditional VAE: log p(x|y) = log of the integral of p(x|z, y) N(z; 0, I)
+    # over a grid wide enough to hold the prior, with the decoder at every node.
+    config.set_seeds(11)
+    model = models.ConditionalVAE(2, seed=11)
+    # Weights from the label inputs made large, so that each label draws its own images and a
+    # bound computed at the wrong labels could not pass for the right one.
+    kernel = model.decoder.layers[0].kernel
+    kernel.assign(kernel + np.concatenate([np.zeros((2, kernel.shape[1])),
+                                           np.random.default_rng(4).normal(0, 3.0, (10, kernel.shape[1]))]))
+    x = data.binarize_once(bundled.test_images[:2], "static")
+    y = bundled.test_labels[:2]
+    grid_z, cell = aggregate.grid(-7, 7, 120)
+
+    def exact(labels):
+        values = []
+        for image, label in zip(x, labels):
+            logits = model.decode(grid_z.astype(np.float32), np.full(len(grid_z), label))
+            log_p = _bernoulli(np.repeat(image[None], len(grid_z), axis=0), logits)
+            values.append(special.logsumexp(log_p + stats.norm.logpdf(grid_z).sum(1)) + np.log(cell))
+        return np.array(values)
+
+    wrong_y = (y + 1) % 10
+    right, wrong = exact(y), exact(wrong_y)
+    assert np.all(np.abs(right - wrong) > 0.3), (right, wrong)  # the labels matter
+    for labels, value in ((y, right), (wrong_y, wrong)):
+        found = evaluation.iwae_diagnostics(model, x, 1000, labels=labels)
+        # k = 1,000 draws from a posterior this broad: within float32's noise of the integral,
+        # and well inside the difference the labels make.
+        np.testing.assert_allclose(found["iwae"], value, atol=0.05)
+        assert np.all(found["standard_error"] < 0.05)
+    with pytest.raises(ValueError, match="needs each image's label"):
+        evaluation.iwae(model, x, 2)
+    with pytest.raises(ValueError, match="takes no labels"):
+        evaluation.iwae(models.CVAE(2, seed=1), x, 2, labels=y)
+    with pytest.raises(ValueError, match="one entry per image"):
+        evaluation.iwae(model, x, 2, labels=y[:1])

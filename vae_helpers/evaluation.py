@@ -10,6 +10,7 @@ with another prior, posterior or likelihood is scored by its own. For a model wi
 Li & Duvenaud (2018), with the best Gaussian q of each image found by `optimal_gaussian`.
 """
 
+import itertools
 import math
 import statistics
 
@@ -89,7 +90,7 @@ def _log_prior(model):
     return None if model.standard_prior else model.prior_log_prob
 
 
-def iwae(model, images, k, batch_size=100, seed=config.SEED):
+def iwae(model, images, k, batch_size=100, seed=config.SEED, labels=None):
     """IWAE_k of each image, a lower bound on log p(x) that tightens as k grows (Burda et al., 2015).
 
     Args:
@@ -100,29 +101,32 @@ def iwae(model, images, k, batch_size=100, seed=config.SEED):
       batch_size: images encoded at once; samples are drawn in chunks of at most
         `DECODES_PER_CALL // batch_size`, so k = 5,000 needs no more memory than k = 100.
       seed: seeds the samples, so a score repeats exactly.
+      labels: for a model that `uses_labels` (chapter 12's), each image's digit (N,): the bound
+        is then on log p(x|y), the conditional model's; None for any other model.
     Returns:
       float64 array of shape (N,), nats.
     """
-    return iwae_diagnostics(model, images, k, batch_size, seed)["iwae"]
+    return iwae_diagnostics(model, images, k, batch_size, seed, labels)["iwae"]
 
 
-def iwae_diagnostics(model, images, k, batch_size=100, seed=config.SEED):
+def iwae_diagnostics(model, images, k, batch_size=100, seed=config.SEED, labels=None):
     """IWAE_k of each image, as `iwae` gives it for the same arguments, with its effective sample
     size and standard error (`vae_helpers.bounds.importance_diagnostics`).
 
     Args:
-      model, images, k, batch_size, seed: as for `iwae`.
+      model, images, k, batch_size, seed, labels: as for `iwae`.
     Returns:
       A dict of float64 arrays (N,): "iwae" (nats), "ess" (samples, 1 to k) and
       "standard_error" (nats, by the delta method; inf for k = 1).
     """
     images = _check_images(model, images)
     batch_size = config.positive_int("batch_size", batch_size)
+    views = _label_views(model, labels, len(images), batch_size)
     generator = keras.random.SeedGenerator(seed)
     chunk_size = max(1, DECODES_PER_CALL // batch_size)
     parts = {"iwae": [], "ess": [], "standard_error": []}
-    for x in _batches(images, batch_size):
-        found = bounds.importance_diagnostics_of(log_weights_of(model, x, generator), k, chunk_size)
+    for x, view in zip(_batches(images, batch_size), views):
+        found = bounds.importance_diagnostics_of(log_weights_of(view, x, generator), k, chunk_size)
         for name, values in found.items():
             parts[name].append(np.asarray(values, np.float64))
     return {name: np.concatenate(values) for name, values in parts.items()}
@@ -705,6 +709,22 @@ def active_units(model, images, threshold=ACTIVE_UNIT_THRESHOLD):
             f"got {threshold!r}."
         )
     return int(np.sum(posterior_mean_variance(model, images) > threshold))
+
+
+def _label_views(model, labels, count, batch_size):
+    """What `iwae` scores each batch with: the model itself, or, for a model that `uses_labels`,
+    the model at each batch's labels (`models.conditional.Given`), whose bound is on log p(x|y)."""
+    from vae_helpers.models import conditional
+
+    if not model.uses_labels:
+        if labels is not None:
+            raise ValueError(f"{type(model).__name__} takes no labels: leave labels out.")
+        return itertools.repeat(model)
+    if labels is None:
+        raise ValueError(f"{type(model).__name__} needs each image's label: pass labels=mnist.test_labels[:N], "
+                         "one digit per image; the bound is then on log p(x|y).")
+    labels = data.check_labels(labels, count)
+    return (conditional.Given(model, labels[start : start + batch_size]) for start in range(0, count, batch_size))
 
 
 def _batches(images, batch_size):

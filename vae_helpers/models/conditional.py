@@ -116,5 +116,26 @@ class Given:
         # The rest is the model's: reparameterize, the prior, the pixels.
         return getattr(self.model, name)
 
+    # The contract's posterior and likelihood at these labels, for `evaluation` (IWAE of
+    # log p(x|y)): the base's definitions, reading this view's encode and decode.
+    def posterior_sample(self, x, num_samples=None, seed=None):
+        return models.VAEBase.posterior_sample(self, x, num_samples, seed)
+
+    def posterior_log_prob(self, z, x):
+        return models.VAEBase.posterior_log_prob(self, z, x)
+
+    def log_likelihood(self, x, z):
+        """log p(x|z, y): z (batch, d) or (num_samples, batch, d) -> (batch,) or (num_samples,
+        batch), nats; each of the num_samples copies of the batch keeps its labels."""
+        z = tf.convert_to_tensor(z)
+        single = z.shape.rank == 2
+        z = z[None] if single else z
+        num_samples, batch = tf.shape(z)[0], tf.shape(z)[1]
+        labels = tf.tile(tf.convert_to_tensor(self.labels), [num_samples])
+        logits = self.model.decode(tf.reshape(tf.cast(z, tf.float32), (-1, self.model.latent_dim)), labels)
+        tiled = tf.tile(tf.convert_to_tensor(x, tf.float32), [num_samples, 1, 1, 1])
+        log_p = tf.reshape(self.model.pixel_log_likelihood(tiled, logits), (num_samples, batch))
+        return tf.cast(log_p[0] if single else log_p, z.dtype)
+
 
 keras.saving.register_keras_serializable(package="vae_helpers")(ConditionalVAE)
