@@ -160,6 +160,18 @@ def bundled():
     return data.load_mnist("bundled")
 
 
+@pytest.fixture
+def small(bundled, tmp_path, monkeypatch):
+    """64 training and 32 test digits with their labels, quick mode, checkpoints in tmp_path."""
+    import dataclasses
+
+    monkeypatch.setenv("VAE_QUICK", "1")
+    monkeypatch.setenv("VAE_FETCH_MODELS", "0")
+    monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
+    return dataclasses.replace(bundled, train_images=bundled.train_images[:64], train_labels=bundled.train_labels[:64],
+                               test_images=bundled.test_images[:32], test_labels=bundled.test_labels[:32])
+
+
 @pytest.fixture(scope="session")
 def trained_2d(bundled):
     """A 2-D model after 2 quick epochs (trained once per session, shared by the evaluation and

@@ -48,18 +48,6 @@ class LabelledCVAE(models.CVAE):
 keras.saving.register_keras_serializable(package="vae_helpers_tests")(LabelledCVAE)
 
 
-@pytest.fixture
-def small(bundled, tmp_path, monkeypatch):
-    """64 training and 32 test digits with their labels, quick mode, checkpoints in tmp_path."""
-    import dataclasses
-
-    monkeypatch.setenv("VAE_QUICK", "1")
-    monkeypatch.setenv("VAE_FETCH_MODELS", "0")
-    monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
-    return dataclasses.replace(bundled, train_images=bundled.train_images[:64], train_labels=bundled.train_labels[:64],
-                               test_images=bundled.test_images[:32], test_labels=bundled.test_labels[:32])
-
-
 @pytest.fixture(scope="module")
 def images(bundled):
     return data.binarize_once(bundled.test_images[:6], "static")

@@ -3,24 +3,12 @@ independent computations: the VampPrior against a scipy mixture of the encoder's
 the pseudo-inputs, the IAF's log-determinant against the log-determinant of its Jacobian computed
 by automatic differentiation, and every density integrating to 1 on a 2-D grid."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 import tensorflow as tf
 from scipy import special, stats
 
 from vae_helpers import aggregate, config, data, evaluation, losses, models, runs
-
-
-@pytest.fixture
-def small(bundled, tmp_path, monkeypatch):
-    """64 training and 32 test digits, quick mode, checkpoints in tmp_path."""
-    monkeypatch.setenv("VAE_QUICK", "1")
-    monkeypatch.setenv("VAE_FETCH_MODELS", "0")
-    monkeypatch.setenv("VAE_CHECKPOINT_DIR", str(tmp_path))
-    return dataclasses.replace(bundled, train_images=bundled.train_images[:64], train_labels=bundled.train_labels[:64],
-                               test_images=bundled.test_images[:32], test_labels=bundled.test_labels[:32])
 
 
 @pytest.fixture(scope="module")
