@@ -29,6 +29,7 @@ def test_the_models_package_names_every_module_it_holds():
     from vae_helpers import models
 
     modules = _modules(ROOT / "vae_helpers" / "models")
-    assert modules == ["base", "conditional", "conv", "cures", "flows", "likelihood", "priors", "semi_supervised"]
+    assert modules == ["base", "completion", "conditional", "conv", "cures", "flows", "likelihood", "priors",
+                       "semi_supervised"]
     missing = [name for name in modules if f"`{name}`" not in models.__doc__]
     assert not missing, f"vae_helpers/models/__init__.py's docstring leaves out {missing}"

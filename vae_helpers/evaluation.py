@@ -10,7 +10,6 @@ with another prior, posterior or likelihood is scored by its own. For a model wi
 Li & Duvenaud (2018), with the best Gaussian q of each image found by `optimal_gaussian`.
 """
 
-import itertools
 import math
 import statistics
 
@@ -121,12 +120,12 @@ def iwae_diagnostics(model, images, k, batch_size=100, seed=config.SEED, labels=
     """
     images = _check_images(model, images)
     batch_size = config.positive_int("batch_size", batch_size)
-    views = _label_views(model, labels, len(images), batch_size)
+    view = _views(model, labels, len(images), batch_size)
     generator = keras.random.SeedGenerator(seed)
     chunk_size = max(1, DECODES_PER_CALL // batch_size)
     parts = {"iwae": [], "ess": [], "standard_error": []}
-    for x, view in zip(_batches(images, batch_size), views):
-        found = bounds.importance_diagnostics_of(log_weights_of(view, x, generator), k, chunk_size)
+    for start, x in zip(range(0, len(images), batch_size), _batches(images, batch_size)):
+        found = bounds.importance_diagnostics_of(log_weights_of(view(x, start), x, generator), k, chunk_size)
         for name, values in found.items():
             parts[name].append(np.asarray(values, np.float64))
     return {name: np.concatenate(values) for name, values in parts.items()}
@@ -711,20 +710,14 @@ def active_units(model, images, threshold=ACTIVE_UNIT_THRESHOLD):
     return int(np.sum(posterior_mean_variance(model, images) > threshold))
 
 
-def _label_views(model, labels, count, batch_size):
-    """What `iwae` scores each batch with: the model itself, or, for a model that `uses_labels`,
-    the model at each batch's labels (`models.conditional.Given`), whose bound is on log p(x|y)."""
-    from vae_helpers.models import conditional
-
-    if not model.uses_labels:
-        if labels is not None:
-            raise ValueError(f"{type(model).__name__} takes no labels: leave labels out.")
-        return itertools.repeat(model)
-    if labels is None:
-        raise ValueError(f"{type(model).__name__} needs each image's label: pass labels=mnist.test_labels[:N], "
-                         "one digit per image; the bound is then on log p(x|y).")
-    labels = data.check_labels(labels, count)
-    return (conditional.Given(model, labels[start : start + batch_size]) for start in range(0, count, batch_size))
+def _views(model, labels, count, batch_size):
+    """What `iwae` scores each batch with: `model.scored_at(x, labels)`, the model itself unless
+    it is conditional (at each batch's labels for a model that `uses_labels`, whose bound is then on
+    log p(x|y); at each batch's observed pixels for a completion model). A function of the batch
+    and its index."""
+    if labels is not None:
+        labels = data.check_labels(labels, count)
+    return lambda x, start: model.scored_at(x, None if labels is None else labels[start : start + batch_size])
 
 
 def _batches(images, batch_size):

@@ -33,7 +33,10 @@ grey-level likelihoods, chapter 11), `conditional` (`ConditionalVAE`, Sohn et al
 `sample(labels, z=None)` draws the digits asked for), `semi_supervised` (`SemiSupervisedVAE`,
 Kingma et al.'s M2: `classify(images)` gives q(y|x)), `priors` (a learned mixture prior and
 Tomczak & Welling's VampPrior), `flows` (`IAFCVAE`, Kingma et al.'s inverse autoregressive flow
-on q(z|x)). Each class keeps the Keras name it was registered under
+on q(z|x)), `completion` (`CompletionCVAE`, Sohn et al.'s conditional VAE completing the hidden
+quadrants of a digit, with a conditional prior p(z | x_o), and Pyro's deterministic baseline).
+A model conditioned on each batch says so through `scored_at(x, labels)`, the view `evaluation`
+scores the batch with. Each class keeps the Keras name it was registered under
 ("vae_helpers>CVAE", ...), so a checkpoint saved before this package existed still loads.
 """
 
@@ -45,6 +48,7 @@ from vae_helpers.models.conditional import ConditionalVAE
 from vae_helpers.models.semi_supervised import SemiSupervisedVAE
 from vae_helpers.models.priors import MixturePriorCVAE, VampPriorCVAE
 from vae_helpers.models.flows import IAFCVAE
+from vae_helpers.models.completion import CompletionBaseline, CompletionCVAE
 
 __all__ = [
     "VAEBase",
@@ -61,4 +65,6 @@ __all__ = [
     "MixturePriorCVAE",
     "VampPriorCVAE",
     "IAFCVAE",
+    "CompletionCVAE",
+    "CompletionBaseline",
 ]

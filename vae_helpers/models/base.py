@@ -107,6 +107,14 @@ class VAEBase(keras.Model):
                 "instead."
             )
 
+    def scored_at(self, x, labels=None):
+        """The model as `evaluation` scores the batch x with (labels: its labels, or None): the
+        model itself. A conditional model returns itself at the batch's condition, its labels
+        (`conditional.Given`) or its observed pixels (`completion.Observed`)."""
+        if labels is not None:
+            raise ValueError(f"{type(self).__name__} takes no labels: leave labels out.")
+        return self
+
     # The posterior.
     def posterior_sample(self, x, num_samples=None, seed=None):
         """A reparameterised draw z ~ q(z|x) and log q(z|x) at it.

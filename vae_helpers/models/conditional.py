@@ -93,6 +93,13 @@ class ConditionalVAE(models.CVAE):
         z = self.reparameterize(*self.encode(x, labels))
         return self.decode(z, labels)
 
+    def scored_at(self, x, labels=None):
+        """The model at the batch's labels (`Given`), whose bounds are on log p(x|y)."""
+        if labels is None:
+            raise ValueError(f"{type(self).__name__} needs each image's label: pass labels=mnist.test_labels[:N], "
+                             "one digit per image; the bound is then on log p(x|y).")
+        return Given(self, labels)
+
     def terms(self, x, labels, kl="monte_carlo"):
         """The conditional ELBO's terms of each image, (batch,) each:
         chapter 4's `losses.elbo_terms` with y fixed to `labels`."""
