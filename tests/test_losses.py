@@ -85,11 +85,14 @@ class LinearModel:
         self.eps = rng.normal(size=(batch, latent_dim)).astype(np.float32)
         self.weights = rng.normal(scale=0.5, size=(latent_dim, 784)).astype(np.float32)
 
-    # The contract's default prior and likelihood, which elbo_terms asks a model for.
+    # The contract's default prior, posterior and likelihood, which elbo_terms asks a model for.
     prior_log_prob = models.VAEBase.prior_log_prob
+    posterior_log_prob = models.VAEBase.posterior_log_prob
     pixel_log_likelihood = models.VAEBase.pixel_log_likelihood
     standard_prior = models.VAEBase.standard_prior
+    standard_posterior = models.VAEBase.standard_posterior
     require_standard_prior = models.VAEBase.require_standard_prior
+    require_gaussian_posterior = models.VAEBase.require_gaussian_posterior
 
     def encode(self, x):
         return tf.constant(self.mean), tf.constant(self.logvar)
