@@ -10,6 +10,7 @@ with another prior, posterior or likelihood is scored by its own. For a model wi
 Li & Duvenaud (2018), with the best Gaussian q of each image found by `optimal_gaussian`.
 """
 
+import itertools
 import math
 import statistics
 
@@ -120,12 +121,15 @@ def iwae_diagnostics(model, images, k, batch_size=100, seed=config.SEED, labels=
     """
     images = _check_images(model, images)
     batch_size = config.positive_int("batch_size", batch_size)
-    view = _views(model, labels, len(images), batch_size)
+    # Each batch is scored through model.scored_at(x, its labels): the model itself, or a
+    # conditional model at the batch's labels (a bound on log p(x|y)) or observed pixels.
+    label_batches = (itertools.repeat(None) if labels is None
+                     else _batches(data.check_labels(labels, len(images)), batch_size))
     generator = keras.random.SeedGenerator(seed)
     chunk_size = max(1, DECODES_PER_CALL // batch_size)
     parts = {"iwae": [], "ess": [], "standard_error": []}
-    for start, x in zip(range(0, len(images), batch_size), _batches(images, batch_size)):
-        found = bounds.importance_diagnostics_of(log_weights_of(view(x, start), x, generator), k, chunk_size)
+    for x, y in zip(_batches(images, batch_size), label_batches):
+        found = bounds.importance_diagnostics_of(log_weights_of(model.scored_at(x, y), x, generator), k, chunk_size)
         for name, values in found.items():
             parts[name].append(np.asarray(values, np.float64))
     return {name: np.concatenate(values) for name, values in parts.items()}
@@ -710,19 +714,9 @@ def active_units(model, images, threshold=ACTIVE_UNIT_THRESHOLD):
     return int(np.sum(posterior_mean_variance(model, images) > threshold))
 
 
-def _views(model, labels, count, batch_size):
-    """What `iwae` scores each batch with: `model.scored_at(x, labels)`, the model itself unless
-    it is conditional (at each batch's labels for a model that `uses_labels`, whose bound is then on
-    log p(x|y); at each batch's observed pixels for a completion model). A function of the batch
-    and its index."""
-    if labels is not None:
-        labels = data.check_labels(labels, count)
-    return lambda x, start: model.scored_at(x, None if labels is None else labels[start : start + batch_size])
-
-
 def _batches(images, batch_size):
-    """Each run of `batch_size` images in order, (batch, 28, 28, 1): the loop every estimator here
-    walks a data set by."""
+    """Each run of `batch_size` images (or of their labels) in order, (batch, 28, 28, 1): the loop
+    every estimator here walks a data set by."""
     for start in range(0, len(images), batch_size):
         yield images[start : start + batch_size]
 

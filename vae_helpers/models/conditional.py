@@ -124,7 +124,7 @@ class Given:
         return getattr(self.model, name)
 
     # The contract's posterior and likelihood at these labels, for `evaluation` (IWAE of
-    # log p(x|y)): the base's definitions, reading this view's encode and decode.
+    # log p(x|y)): the base's definitions, reading this view's encode and decode_many.
     def posterior_sample(self, x, num_samples=None, seed=None):
         return models.VAEBase.posterior_sample(self, x, num_samples, seed)
 
@@ -132,17 +132,14 @@ class Given:
         return models.VAEBase.posterior_log_prob(self, z, x)
 
     def log_likelihood(self, x, z):
-        """log p(x|z, y): z (batch, d) or (num_samples, batch, d) -> (batch,) or (num_samples,
-        batch), nats; each of the num_samples copies of the batch keeps its labels."""
-        z = tf.convert_to_tensor(z)
-        single = z.shape.rank == 2
-        z = z[None] if single else z
-        num_samples, batch = tf.shape(z)[0], tf.shape(z)[1]
-        labels = tf.tile(tf.convert_to_tensor(self.labels), [num_samples])
-        logits = self.model.decode(tf.reshape(tf.cast(z, tf.float32), (-1, self.model.latent_dim)), labels)
-        tiled = tf.tile(tf.convert_to_tensor(x, tf.float32), [num_samples, 1, 1, 1])
-        log_p = tf.reshape(self.model.pixel_log_likelihood(tiled, logits), (num_samples, batch))
-        return tf.cast(log_p[0] if single else log_p, z.dtype)
+        return models.VAEBase.log_likelihood(self, x, z)
+
+    def decode_many(self, z):
+        """Logits of codes z (num_samples * batch, d), row s * batch + n decoded at label n (as
+        `VAEBase.log_likelihood` flattens num_samples copies of the batch)."""
+        labels = tf.convert_to_tensor(self.labels)
+        copies = tf.shape(z)[0] // tf.shape(labels)[0]
+        return self.model.decode(tf.cast(z, tf.float32), tf.tile(labels, [copies]))
 
 
 keras.saving.register_keras_serializable(package="vae_helpers")(ConditionalVAE)

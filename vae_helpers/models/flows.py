@@ -139,11 +139,12 @@ class IAFCVAE(models.CVAE):
             previous = tf.zeros_like(z)
             for i in range(self.latent_dim):
                 m, s = step(previous, h)
-                sigma, _ = gate(s)
+                sigma, log_sigma = gate(s)
                 solved = (z - (1.0 - sigma) * m) / sigma
                 previous = tf.where(tf.range(self.latent_dim) == i, solved, previous)
-            m, s = step(previous, h)
-            log_det += tf.reduce_sum(gate(s)[1], axis=-1)
+            # The last pass read every dimension but the last, which no output reads: its sigma
+            # is the one the step computed from the solved z.
+            log_det += tf.reduce_sum(log_sigma, axis=-1)
             z = previous
         return z, log_det
 

@@ -22,9 +22,6 @@ import tensorflow as tf
 
 from vae_helpers import config, data, models
 
-UNLABELLED = data.UNLABELLED
-
-
 class SemiSupervisedVAE(models.ConditionalVAE):
     """M2 on the book's convolutional model: a `ConditionalVAE` with a
     classifier q(y|x).
